@@ -1,0 +1,195 @@
+"""The `hotspot` command.
+
+Exit codes: 0 success; 1 the configuration is wrong; 2 wrong command-line usage (click);
+3 the database or Redis cannot be reached or migrated; 4 refused as unsafe; 5 a plugin failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from hotspot import __version__
+from hotspot.config import CONFIG_ENV, DATA_DIR_ENV, Settings, find_config_file, load_settings
+from hotspot.errors import ConfigError, HotspotError, PluginError, StartupRefused, StorageError
+
+__all__ = ["main"]
+
+EXIT_CONFIG, EXIT_STORAGE, EXIT_REFUSED, EXIT_PLUGIN = 1, 3, 4, 5
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(error: HotspotError) -> NoReturn:
+    if isinstance(error, ConfigError):
+        click.secho(f"The configuration has {len(error.problems)} problem(s):", fg="red", err=True)
+        for problem in error.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+    code = {StorageError: EXIT_STORAGE, StartupRefused: EXIT_REFUSED, PluginError: EXIT_PLUGIN}.get(
+        type(error), EXIT_CONFIG
+    )
+    click.secho(f"Error: {error}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _load(config: str | None) -> Settings:
+    from hotspot.plugins import discover, settings_models
+
+    try:
+        return load_settings(config, plugins=settings_models(discover()))
+    except ConfigError as exc:
+        _fail(exc)
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False),
+        envvar=CONFIG_ENV,
+        help=f"YAML config file (default: ${CONFIG_ENV}, else ./config.yaml, else built-in defaults).",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hotspot")
+def main() -> None:
+    """Hotspot: sell WiFi on MikroTik routers from one small box."""
+
+
+def _describe_source(settings: Settings) -> None:
+    click.echo(f"config:    {settings.source or 'built-in defaults (no config file)'}")
+    click.echo(f"data dir:  {settings.data_dir}")
+    backend = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+    where = settings.data_dir / "hotspot.db" if settings.database.url is None else "database.url"
+    click.echo(f"database:  {backend} ({where})")
+    click.echo(f"redis:     {'redis.url' if settings.redis_url else 'not configured (in-process stores)'}")
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: server.port).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: server.workers).")
+def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the web app on the production ASGI server (granian)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from hotspot.runtime import check_process_layout
+
+    settings = _load(config)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    workers = workers or settings.server.workers
+    try:
+        check_process_layout(settings, workers)
+        if settings.database.migrate_on_start:
+            _run_migrations(settings, quiet=True)
+    except HotspotError as exc:
+        _fail(exc)
+    _describe_source(settings)
+    click.echo(f"listening: http://{host}:{port}  ({workers} worker{'s' if workers > 1 else ''})")
+    # Workers re-load exactly what was checked here.
+    if settings.source:
+        os.environ[CONFIG_ENV] = str(Path(settings.source).resolve())
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir.resolve())
+    Granian(
+        "hotspot.app:app_from_env",
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _run_migrations(settings: Settings, *, quiet: bool = False) -> list[str]:
+    from hotspot.db import Database, migrate
+
+    async def run() -> list[str]:
+        db = Database(settings.database_url, busy_timeout=settings.database.sqlite_busy_timeout)
+        await db.open([])
+        try:
+            return await migrate(db)
+        finally:
+            await db.close()
+
+    applied = asyncio.run(run())
+    if not quiet or applied:
+        for migration_id in applied:
+            click.echo(f"applied migration {migration_id}")
+    return applied
+
+
+@main.command()
+@config_option
+def migrate(config: str | None) -> None:
+    """Bring the database schema up to date (safe to run any time)."""
+    settings = _load(config)
+    _describe_source(settings)
+    try:
+        applied = _run_migrations(settings)
+    except HotspotError as exc:
+        _fail(exc)
+    click.secho(
+        f"database is up to date ({len(applied)} migration(s) applied now)" if applied else "database is up to date",
+        fg="green",
+    )
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def config_check(path: str | None) -> None:
+    """Validate a config file (default: --config rules) without starting anything."""
+    file = find_config_file(path)
+    if file is not None and not file.is_file():
+        click.secho(f"Error: {file}: no such file", fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
+    settings = _load(str(file) if file else None)
+    _describe_source(settings)
+    enabled = [name for name, block in settings.plugins.items() if block.enabled]
+    click.echo(f"plugins:   {', '.join(enabled) if enabled else 'none enabled'}")
+    click.secho("configuration OK", fg="green")
+
+
+@main.command()
+@config_option
+def plugins(config: str | None) -> None:
+    """List installed plugins, their kind, version and whether the config enables them."""
+    from hotspot.plugins import discover
+
+    installed = discover()
+    settings = _load(config)
+    rows = [("NAME", "KIND", "VERSION", "STATE", "DESCRIPTION")]
+    for name, plugin in installed.items():
+        if plugin.error:
+            state, kind, description = "broken", "?", plugin.error
+        else:
+            assert plugin.info is not None
+            state = "enabled" if settings.plugin(name).enabled else "disabled"
+            kind, description = plugin.info.kind, plugin.info.description
+        rows.append((name, kind, plugin.version or "-", state, description))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
+        click.echo(line.rstrip())
+    if len(rows) == 1:
+        click.echo("(no plugins installed)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,269 @@
+"""Read YAML into Settings, naming the key, the expectation and the line of every mistake."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hotspot.config._settings import PluginSettings, Settings
+from hotspot.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "CONFIG_ENV",
+    "DATA_DIR_ENV",
+    "find_config_file",
+    "load_settings",
+    "resolve_data_dir",
+    "secret_key",
+]
+
+CONFIG_ENV = "HOTSPOT_CONFIG"
+DATA_DIR_ENV = "HOTSPOT_DATA_DIR"
+_SENSITIVE = ("key", "secret", "password", "token", "url", "passkey", "pin")
+
+Lines = dict[tuple[str | int, ...], int]
+
+
+def find_config_file(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """--config, else $HOTSPOT_CONFIG, else ./config.yaml when present, else None (embedded defaults)."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def resolve_data_dir(configured: Any, env: Mapping[str, str] | None = None) -> Path:
+    """data_dir from YAML, else $HOTSPOT_DATA_DIR, else the per-user data folder."""
+    env = os.environ if env is None else env
+    if configured:
+        return Path(str(configured)).expanduser()
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV]).expanduser()
+    return Path(platformdirs.user_data_dir("hotspot", appauthor=False))
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    plugins: Mapping[str, type[PluginSettings]] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load and validate everything; raise ConfigError listing every problem, or return Settings.
+
+    `plugins` maps each installed plugin's name to its settings model, so a plugin validates its
+    own block. `overrides` is merged over the file (used by tests and the CLI's flags).
+    """
+    env = os.environ if env is None else env
+    file = find_config_file(path, env)
+    source = str(file) if file else None
+    raw, lines = _read_yaml(file) if file else ({}, {})
+    raw = _merge(raw, dict(overrides or {}))
+    problems: list[ConfigProblem] = []
+
+    def problem(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(ConfigProblem(_dotted(loc), message, source, _line_of(lines, loc)))
+
+    resolved = _resolve_secrets(raw, (), problem, env)
+    resolved["data_dir"] = str(resolve_data_dir(resolved.get("data_dir"), env))
+    resolved["source"] = source
+
+    plugin_blocks = resolved.pop("plugins", None) or {}
+    plugin_settings: dict[str, PluginSettings] = {}
+    if not isinstance(plugin_blocks, dict):
+        problem(("plugins",), "expected a mapping of plugin name to its settings")
+        plugin_blocks = {}
+    known = dict(plugins or {})
+    for name, block in plugin_blocks.items():
+        loc = ("plugins", name)
+        model = known.get(name)
+        if model is None:
+            problem(loc, f"no plugin named {name!r} is installed{_did_you_mean(name, known)}")
+            continue
+        try:
+            plugin_settings[name] = model.model_validate(block if block is not None else {})
+        except ValidationError as exc:
+            for err in exc.errors():
+                problem(loc + tuple(err["loc"]), _describe(err, model, tuple(err["loc"])))
+
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problem(tuple(err["loc"]), _describe(err, Settings, tuple(err["loc"])))
+        settings = None
+
+    if problems or settings is None:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ConfigError(problems)
+    return settings.model_copy(update={"plugins": plugin_settings})
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured secret key, else one generated once into data_dir/secret_key (mode 0600)."""
+    if settings.security.secret_key is not None:
+        return settings.security.secret_key.get_secret_value()
+    path = settings.data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+
+def _read_yaml(file: Path) -> tuple[dict[str, Any], Lines]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("", f"cannot read the file: {exc.strerror}", str(file))]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem("", f"not valid YAML: {reason}", str(file), line)]) from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem("", "the file must be a mapping of keys to values", str(file), 1)])
+    lines: Lines = {}
+    _collect_lines(node, (), lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node | None, loc: tuple[str | int, ...], lines: Lines) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*loc, key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _collect_lines(item, (*loc, index), lines)
+
+
+def _line_of(lines: Lines, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the deepest part of loc that the file has (a missing key points at its parent)."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def _resolve_secrets(value: Any, loc: tuple[str | int, ...], problem: Any, env: Mapping[str, str]) -> Any:
+    """Replace {$env: NAME} and {$file: PATH} with their values; report what cannot be read."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("$env", "$file"):
+            kind, ref = next(iter(value.items()))
+            if not isinstance(ref, str) or not ref:
+                problem(loc, f"{kind} needs a name, e.g. {{{kind}: NAME}}")
+                return None
+            if kind == "$env":
+                if ref not in env:
+                    problem(loc, f"environment variable {ref} is not set (referenced by $env)")
+                    return None
+                return env[ref]
+            try:
+                return Path(ref).expanduser().read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problem(loc, f"cannot read secret file {ref}: {exc.strerror}")
+                return None
+        return {k: _resolve_secrets(v, (*loc, k), problem, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, (*loc, i), problem, env) for i, v in enumerate(value)]
+    return value
+
+
+# --- messages --------------------------------------------------------------------------------
+
+_EXPECTED = {
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping of keys to values",
+    "model_type": "expected a mapping of keys to values",
+    "list_type": "expected a list",
+    "path_type": "expected a folder path",
+    "missing": "is required",
+}
+
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key{_did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1]))}"
+    if kind in _EXPECTED:
+        message = _EXPECTED[kind]
+    elif kind == "value_error":
+        message = str(err["msg"]).removeprefix("Value error, ")
+    else:
+        message = str(err["msg"])
+        message = message[0].lower() + message[1:] if message else message
+    if kind != "missing" and not any(s in _dotted(loc).lower() for s in _SENSITIVE):
+        got = err.get("input")
+        if not isinstance(got, dict | list):
+            message += f", got {got!r}"
+    return message
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Names a mapping at loc accepts (fields of the nested model there), for suggestions."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = fields[part].annotation
+    fields = getattr(current, "model_fields", {})
+    names = [f.alias or n for n, f in fields.items()]
+    return [n for n in names if n != "source"]
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

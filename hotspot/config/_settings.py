@@ -1,0 +1,175 @@
+"""Typed settings, one model per concern; config.example.yaml documents every field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = [
+    "BusinessSettings",
+    "DatabaseSettings",
+    "JobsSettings",
+    "LoggingSettings",
+    "PluginSettings",
+    "RateLimitSettings",
+    "RedisSettings",
+    "SecuritySettings",
+    "ServerSettings",
+    "Settings",
+]
+
+
+class _Section(BaseModel):
+    """Unknown keys are errors, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    public_url: str | None = Field(
+        None, description="How customers and gateways reach the box, e.g. https://wifi.example.com"
+    )
+    behind_tls: bool = Field(False, description="Set when a TLS proxy fronts the box: secure cookies, HSTS")
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Proxies whose X-Forwarded-For is believed (nginx on the box)",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host")
+        return value.rstrip("/") if value else value
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr | None = Field(
+        None, description="sqlite:///PATH or postgresql://user:pass@host:port/db; default: SQLite in data_dir"
+    )
+    migrate_on_start: bool = True
+    pool_size: int = Field(10, ge=1, le=200)
+    sqlite_busy_timeout: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+                raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+class RedisSettings(_Section):
+    url: SecretStr | None = Field(None, description="redis://host:6379/0; unset = in-process stores")
+    prefix: str = Field("hotspot", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class SecuritySettings(_Section):
+    secret_key: SecretStr | None = Field(None, description="Unset = generated once into data_dir/secret_key")
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
+class RateLimitSettings(_Section):
+    enabled: bool = True
+    per_minute: int = Field(600, ge=1, description="Requests per client IP per minute across the app")
+
+
+class JobsSettings(_Section):
+    enabled: bool = Field(True, description="Run the background worker in this process")
+    poll_seconds: float = Field(2.0, gt=0, le=300)
+    concurrency: int = Field(4, ge=1, le=64)
+    lease_seconds: float = Field(120.0, ge=5, description="A claimed job not finished by then is re-run")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(False, alias="json", description="One JSON object per line")
+
+
+class BusinessSettings(_Section):
+    name: str = Field("Hotspot", min_length=1, max_length=80)
+    timezone: str = "Africa/Nairobi"
+    currency: str = Field("KES", pattern=r"^[A-Z]{3}$", description="Default ISO 4217 currency")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Africa/Nairobi)")
+        return value
+
+
+class PluginSettings(BaseModel):
+    """What every plugin block has; a plugin's own model subclasses this and adds its keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+
+
+class Settings(_Section):
+    data_dir: Path
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    security: SecuritySettings = SecuritySettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    jobs: JobsSettings = JobsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    business: BusinessSettings = BusinessSettings()
+    plugins: dict[str, PluginSettings] = Field(default_factory=dict)
+    source: str | None = Field(None, description="Internal: the file these settings came from")
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file inside data_dir."""
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'hotspot.db'}"
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.redis.url.get_secret_value() if self.redis.url is not None else None
+
+    def plugin(self, name: str) -> PluginSettings:
+        """A plugin's validated block (disabled defaults when absent)."""
+        return self.plugins.get(name, PluginSettings())
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as plain data with secrets masked, safe for logs and the admin."""
+        return self.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,62 @@
+"""Exceptions the core raises on purpose.
+
+* HotspotError            every deliberate failure; carries a message fit for an owner's eyes
+  + ConfigError           the configuration is wrong; holds one ConfigProblem per wrong key
+  + PluginError           a plugin could not be loaded, configured or registered
+  + StorageError          the database or Redis cannot be reached or migrated
+  + StartupRefused        the requested process layout is unsafe (e.g. workers > 1 without Redis)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "HotspotError",
+    "PluginError",
+    "StartupRefused",
+    "StorageError",
+]
+
+
+class HotspotError(Exception):
+    """Base of every deliberate failure."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One wrong key: where it is, and what is wrong with it."""
+
+    path: str
+    message: str
+    source: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source:
+            where = f"{self.source}:{self.line}: " if self.line else f"{self.source}: "
+        key = self.path or "(top level)"
+        return f"{where}{key}: {self.message}"
+
+
+class ConfigError(HotspotError):
+    """The configuration cannot be used; every problem found is listed, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class PluginError(HotspotError):
+    """A plugin broke its contract while loading or registering."""
+
+
+class StorageError(HotspotError):
+    """The database or Redis is unreachable or its schema cannot be brought up to date."""
+
+
+class StartupRefused(HotspotError):
+    """The requested way of running would be silently wrong, so it is refused."""

@@ -1,0 +1,48 @@
+"""Core pages and probes: the home page and /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Response, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from hotspot.runtime import Hotspot
+
+__all__ = ["healthz", "home"]
+
+
+@get("/healthz", include_in_schema=True, tags=["system"], summary="Health of the box and its parts", cache=False)
+async def healthz(hotspot: Hotspot) -> Response[dict[str, Any]]:
+    """Status of the database, Redis, routers and gateways; HTTP 503 when a required part is down."""
+    report = await hotspot.health()
+    status = HTTP_503_SERVICE_UNAVAILABLE if report["status"] == "down" else HTTP_200_OK
+    return Response(report, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request[Any, Any, Any], hotspot: Hotspot) -> Template:
+    """The box's front page until the setup wizard and portal take it over."""
+    enabled = set(hotspot.registry.enabled)
+    plugins = [
+        {
+            "name": p.name,
+            "kind": p.info.kind if p.info else "unknown",
+            "version": p.version or "",
+            "enabled": p.name in enabled,
+            "error": p.error,
+        }
+        for p in hotspot.installed.values()
+    ]
+    return Template(
+        template_name="home.html",
+        context={
+            "data_dir": str(hotspot.settings.data_dir),
+            "database": hotspot.db.backend,
+            "redis": hotspot.redis is not None,
+            "health": await hotspot.health(),
+            "plugins": plugins,
+            "request_id": request.scope.get("state", {}).get("request_id", "-"),
+        },
+    )

@@ -1,0 +1,184 @@
+"""The running appliance: settings, storage, stores, channels, locks, jobs and plugins in one place.
+
+One `Hotspot` per process, built by create_app and kept on `app.state.hotspot` (HA's
+runtime_data, not a global). Domain services receive it instead of importing each other's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
+from redis.asyncio import Redis
+
+from hotspot import __version__
+from hotspot.config import Settings
+from hotspot.contracts import Health
+from hotspot.db import Database, all_tables, migrate
+from hotspot.errors import StartupRefused, StorageError
+from hotspot.jobs import Jobs
+from hotspot.locks import Locks, MemoryLocks, RedisLocks
+from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
+
+__all__ = ["HealthGroup", "Hotspot", "check_process_layout"]
+
+log = logging.getLogger("hotspot")
+
+HealthGroup = Callable[[], Awaitable[dict[str, Health]]]
+
+
+def check_process_layout(settings: Settings, workers: int) -> None:
+    """Refuse several workers on in-process stores: sessions and limits would split per process."""
+    if workers > 1 and settings.redis_url is None:
+        raise StartupRefused(
+            f"--workers {workers} needs Redis: without redis.url, sessions, rate limits, live updates "
+            "and locks live inside one process and would not be shared. Set redis.url in the config, "
+            "or run with --workers 1."
+        )
+
+
+@dataclass
+class Hotspot:
+    """Everything a request handler or job needs, opened and closed by the app's lifespan."""
+
+    settings: Settings
+    registry: Registry
+    db: Database
+    stores: StoreRegistry
+    channels: ChannelsPlugin
+    locks: Locks
+    jobs: Jobs
+    redis: Redis | None = None
+    installed: dict[str, InstalledPlugin] = field(default_factory=dict)
+    version: str = __version__
+    started_at: float = field(default_factory=time.time)
+    health_groups: dict[str, HealthGroup] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, registry: Registry, installed: dict[str, InstalledPlugin] | None = None
+    ) -> Hotspot:
+        """Wire the parts from settings without touching the network (that is `open`)."""
+        db = Database(
+            settings.database_url,
+            pool_size=settings.database.pool_size,
+            busy_timeout=settings.database.sqlite_busy_timeout,
+        )
+        redis: Redis | None = None
+        prefix = settings.redis.prefix
+        if settings.redis_url is not None:
+            redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            root = RedisStore(redis, namespace=prefix, handle_client_shutdown=False)
+            stores = StoreRegistry(default_factory=lambda name: root.with_namespace(name))
+            backend: Any = RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}:channels")
+            locks: Locks = RedisLocks(redis, prefix)
+        else:
+            memory: dict[str, Store] = {}
+            stores = StoreRegistry(default_factory=lambda name: memory.setdefault(name, MemoryStore()))
+            backend = MemoryChannelsBackend(history=20)
+            locks = MemoryLocks()
+        channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=False)
+        jobs = Jobs(
+            db,
+            lease_seconds=settings.jobs.lease_seconds,
+            poll_seconds=settings.jobs.poll_seconds,
+            concurrency=settings.jobs.concurrency,
+        )
+        hotspot = cls(settings, registry, db, stores, channels, locks, jobs, redis, dict(installed or {}))
+        hotspot.health_groups["gateways"] = hotspot._gateway_health
+        return hotspot
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open storage, migrate if configured, start plugins and the job worker."""
+        await self.db.open(all_tables())
+        if self.settings.database.migrate_on_start:
+            await migrate(self.db)
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+            except Exception as exc:
+                await self.db.close()
+                raise StorageError(f"cannot reach Redis at redis.url: {type(exc).__name__}: {exc}") from exc
+        await self.emit("startup", hotspot=self)
+        if self.settings.jobs.enabled:
+            await self.jobs.start()
+
+    async def close(self) -> None:
+        await self.jobs.stop()
+        await self.emit("shutdown", hotspot=self)
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.close()
+
+    # --- plugins ------------------------------------------------------------------------
+
+    async def emit(self, hook: str, **kwargs: Any) -> list[ImplOutcome]:
+        """Fan an event out to every enabled plugin; failures are logged, never raised."""
+        return await fan_out(getattr(self.registry.hook, hook), **kwargs)
+
+    # --- health -------------------------------------------------------------------------
+
+    async def _gateway_health(self) -> dict[str, Health]:
+        return await _gather_health({gid: gw.health for gid, gw in self.registry.gateways.items()})
+
+    async def redis_health(self) -> Health:
+        if self.redis is None:
+            return Health("ok", "not configured: in-process stores")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(5):
+                await self.redis.ping()
+        except Exception as exc:
+            return Health("down", f"{type(exc).__name__}: {exc}"[:200])
+        return Health("ok", "connected", round((time.perf_counter() - started) * 1000, 2))
+
+    async def health(self) -> dict[str, Any]:
+        """/healthz: required parts (database, Redis when configured) decide up/down; others degrade."""
+        database, redis = await asyncio.gather(self.db.health(), self.redis_health())
+        groups = await asyncio.gather(*(group() for group in self.health_groups.values()))
+        checks: dict[str, Any] = {"database": _as_dict(database), "redis": _as_dict(redis)}
+        optional: list[Health] = []
+        for name, result in zip(self.health_groups, groups, strict=True):
+            checks[name] = {key: _as_dict(h) for key, h in result.items()}
+            optional.extend(result.values())
+        if database.status == "down" or redis.status == "down":
+            status = "down"
+        elif any(h.status != "ok" for h in (database, redis, *optional)):
+            status = "degraded"
+        else:
+            status = "ok"
+        return {"status": status, "version": self.version, "checks": checks}
+
+
+async def _gather_health(probes: dict[str, Callable[[], Awaitable[Health]]], timeout: float = 5.0) -> dict[str, Health]:
+    async def one(probe: Callable[[], Awaitable[Health]]) -> Health:
+        try:
+            async with asyncio.timeout(timeout):
+                return await probe()
+        except TimeoutError:
+            return Health("down", f"no answer within {timeout:g} s")
+        except Exception as exc:
+            return Health("down", f"{type(exc).__name__}: {exc}"[:200])
+
+    results = await asyncio.gather(*(one(p) for p in probes.values()))
+    return dict(zip(probes, results, strict=True))
+
+
+def _as_dict(health: Health) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": health.status, "detail": health.detail}
+    if health.latency_ms is not None:
+        out["latency_ms"] = health.latency_ms
+    return out
