@@ -5,8 +5,8 @@ The public face for plugin authors: `hookimpl`, the contracts and the settings b
 
 __version__ = "0.1.0"
 
-from hotspot.config import PluginSettings  # noqa: E402
-from hotspot.contracts import PluginInfo  # noqa: E402
-from hotspot.plugins.hookspecs import hookimpl  # noqa: E402
+from hotspot.config import PluginSettings
+from hotspot.contracts import PluginInfo
+from hotspot.plugins.hookspecs import hookimpl
 
 __all__ = ["PluginInfo", "PluginSettings", "__version__", "hookimpl"]

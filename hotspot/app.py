@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Iterable
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -59,7 +59,9 @@ def create_app(
         for name, handlers in registry.routes.items()
     ]
     environment = Environment(
-        loader=ChoiceLoader([FileSystemLoader(templates_dir()), *(FileSystemLoader(d) for d in registry.template_dirs)]),
+        loader=ChoiceLoader(
+            [FileSystemLoader(templates_dir()), *(FileSystemLoader(d) for d in registry.template_dirs)]
+        ),
         autoescape=select_autoescape(default=True),
         auto_reload=False,
     )
@@ -115,7 +117,9 @@ def create_app(
         debug=False,
     )
     # Outermost, around Litestar's exception handling, so 404s and 500s get an id and headers too.
-    app.asgi_handler = RequestIdMiddleware(SecurityHeadersMiddleware(app.asgi_handler, hsts=settings.server.behind_tls))
+    app.asgi_handler = RequestIdMiddleware(
+        SecurityHeadersMiddleware(app.asgi_handler, hsts=settings.server.behind_tls)
+    )
     app.state.hotspot = hotspot
     app.state.trusted_proxies = parse_networks(settings.server.trusted_proxies)
     app.state.secret_key = secret_key(settings)

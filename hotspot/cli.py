@@ -76,7 +76,9 @@ def _describe_source(settings: Settings) -> None:
 @config_option
 @click.option("--host", default=None, help="Address to listen on (default: server.host).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default: server.port).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: server.workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: server.workers)."
+)
 def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web app on the production ASGI server (granian)."""
     from granian import Granian
@@ -141,7 +143,9 @@ def migrate(config: str | None) -> None:
     except HotspotError as exc:
         _fail(exc)
     click.secho(
-        f"database is up to date ({len(applied)} migration(s) applied now)" if applied else "database is up to date",
+        f"database is up to date ({len(applied)} migration(s) applied now)"
+        if applied
+        else "database is up to date",
         fg="green",
     )
 

@@ -311,7 +311,6 @@ class SetupStep:
     order: int = 100
 
 
-
 # --- events (arguments of the async event hooks) ---------------------------------------------
 
 

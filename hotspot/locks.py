@@ -22,7 +22,9 @@ class LockTimeout(Exception):
 
 
 class Locks(Protocol):
-    def hold(self, name: str, *, ttl: float = 60.0, wait: float = 10.0) -> contextlib.AbstractAsyncContextManager[None]:
+    def hold(
+        self, name: str, *, ttl: float = 60.0, wait: float = 10.0
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold `name` for the block; give up with LockTimeout after `wait` s; auto-release after `ttl` s."""
         ...
 

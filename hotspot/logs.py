@@ -19,7 +19,11 @@ __all__ = ["JsonFormatter", "configure_logging", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "request_id"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+}
 
 
 class _RequestIdFilter(logging.Filter):

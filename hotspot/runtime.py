@@ -88,7 +88,9 @@ class Hotspot:
             stores = StoreRegistry(default_factory=lambda name: memory.setdefault(name, MemoryStore()))
             backend = MemoryChannelsBackend(history=20)
             locks = MemoryLocks()
-        channels = ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=False)
+        channels = ChannelsPlugin(
+            backend=backend, arbitrary_channels_allowed=True, create_ws_route_handlers=False
+        )
         jobs = Jobs(
             db,
             lease_seconds=settings.jobs.lease_seconds,
@@ -163,13 +165,15 @@ class Hotspot:
         return {"status": status, "version": self.version, "checks": checks}
 
 
-async def _gather_health(probes: dict[str, Callable[[], Awaitable[Health]]], timeout: float = 5.0) -> dict[str, Health]:
+async def _gather_health(
+    probes: dict[str, Callable[[], Awaitable[Health]]], budget: float = 5.0
+) -> dict[str, Health]:
     async def one(probe: Callable[[], Awaitable[Health]]) -> Health:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(budget):
                 return await probe()
         except TimeoutError:
-            return Health("down", f"no answer within {timeout:g} s")
+            return Health("down", f"no answer within {budget:g} s")
         except Exception as exc:
             return Health("down", f"{type(exc).__name__}: {exc}"[:200])
 

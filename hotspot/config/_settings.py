@@ -87,7 +87,9 @@ class RedisSettings(_Section):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 

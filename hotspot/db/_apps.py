@@ -10,7 +10,7 @@ import importlib
 from piccolo.conf.apps import AppConfig
 from piccolo.table import Table
 
-__all__ = ["CORE_APPS", "app_modules", "all_tables"]
+__all__ = ["CORE_APPS", "all_tables", "app_modules"]
 
 CORE_APPS = ["hotspot.jobs.piccolo_app"]
 

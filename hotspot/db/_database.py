@@ -31,7 +31,7 @@ __all__ = ["Database", "engine_for_url"]
 Backend = Literal["sqlite", "postgres"]
 
 
-def engine_for_url(url: str, *, busy_timeout: float = 10.0) -> tuple[Backend, Engine]:
+def engine_for_url(url: str, *, busy_timeout: float = 10.0) -> tuple[Backend, Engine[Any]]:
     """Build the Piccolo engine a database URL names."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -67,7 +67,8 @@ class Database:
 
     def bind(self, tables: Iterable[type[Table]]) -> None:
         """Point every given table (and Piccolo's own migration table) at this engine."""
-        for table in (*tables, Migration):
+        bound: list[type[Table]] = [*tables, Migration]
+        for table in bound:
             table._meta.db = self.engine
 
     async def open(self, tables: Iterable[type[Table]]) -> None:

@@ -6,9 +6,11 @@ import contextlib
 import io
 import logging
 import os
+from collections.abc import AsyncIterator
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from hotspot.db._database import Database
 from hotspot.errors import StorageError
@@ -34,27 +36,37 @@ async def _applied() -> set[str]:
     return {row["name"] for row in rows}
 
 
+@contextlib.asynccontextmanager
+async def _exclusive(db: Database) -> AsyncIterator[None]:
+    """One migrator at a time across processes: an advisory lock, or SQLite's reserved lock."""
+    async with db.write_lock():
+        if isinstance(db.engine, SQLiteEngine):
+            async with db.engine.transaction(transaction_type=TransactionType.immediate):
+                yield
+        else:
+            async with db.engine.transaction():
+                await db.engine.run_ddl(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
+                yield
+
+
 async def migrate(db: Database) -> list[str]:
-    """Apply every migration not yet applied; return the ids applied now (additive only)."""
+    """Apply every migration not yet applied, atomically; return the ids applied now."""
     _use_engine(db)
     db.bind([])
-    before = await _applied()
     output = io.StringIO()
     try:
-        with contextlib.redirect_stdout(output):
-            if db.is_sqlite:
-                async with db.write_lock():
-                    result = await run_forwards("all")
-            else:
-                async with db.engine.transaction():
-                    await db.engine.run_ddl(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
-                    result = await run_forwards("all")
+        async with _exclusive(db):
+            before = await _applied()
+            with contextlib.redirect_stdout(output):
+                result = await run_forwards("all")
+            if not result.success:
+                raise StorageError(f"migration failed: {result.message}")
+            applied = sorted(await _applied() - before)
+    except StorageError:
+        raise
     except Exception as exc:
         log.debug("piccolo said: %s", output.getvalue())
         raise StorageError(f"migration failed: {type(exc).__name__}: {exc}") from exc
-    if not result.success:
-        raise StorageError(f"migration failed: {result.message}")
-    applied = sorted(await _applied() - before)
     for migration_id in applied:
         log.info("applied migration %s", migration_id)
     return applied

@@ -4,10 +4,12 @@
 (`piccolo migrations new hotspot_jobs --auto`) only needs APP_REGISTRY.
 """
 
+from typing import Any
+
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 
 from hotspot.db._apps import app_modules
 
-DB: Engine | None = None
+DB: Engine[Any] | None = None
 APP_REGISTRY = AppRegistry(apps=app_modules())

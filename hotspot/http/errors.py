@@ -38,7 +38,12 @@ def _code(status: int) -> str:
 
 
 def error_body(
-    status: int, message: str, request_id: str, *, code: str | None = None, fields: list[dict[str, str]] | None = None
+    status: int,
+    message: str,
+    request_id: str,
+    *,
+    code: str | None = None,
+    fields: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     error: dict[str, Any] = {
         "status": status,
@@ -82,7 +87,12 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
     fields: list[dict[str, str]] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            fields.append({"field": str(item.get("key") or item.get("source") or ""), "message": str(item.get("message"))})
+            fields.append(
+                {
+                    "field": str(item.get("key") or item.get("source") or ""),
+                    "message": str(item.get("message")),
+                }
+            )
     message = "Some fields are missing or invalid." if fields else (exc.detail or "The request is invalid.")
     return _respond(request, exc.status_code, message, code="validation_error", fields=fields)
 
@@ -90,7 +100,11 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code >= 500:
         log.error("HTTP %s on %s: %s", exc.status_code, request.url.path, exc.detail)
-    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(exc.status_code).phrase else _friendly(exc.status_code)
+    detail = (
+        exc.detail
+        if exc.detail and exc.detail != HTTPStatus(exc.status_code).phrase
+        else _friendly(exc.status_code)
+    )
     return _respond(request, exc.status_code, detail, headers=exc.headers)
 
 

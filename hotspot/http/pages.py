@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.response import Response, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -13,8 +14,14 @@ from hotspot.runtime import Hotspot
 __all__ = ["healthz", "home"]
 
 
-@get("/healthz", include_in_schema=True, tags=["system"], summary="Health of the box and its parts", cache=False)
-async def healthz(hotspot: Hotspot) -> Response[dict[str, Any]]:
+@get(
+    "/healthz",
+    include_in_schema=True,
+    tags=["system"],
+    summary="Health of the box and its parts",
+    cache=False,
+)
+async def healthz(hotspot: NamedDependency[Hotspot]) -> Response[dict[str, Any]]:
     """Status of the database, Redis, routers and gateways; HTTP 503 when a required part is down."""
     report = await hotspot.health()
     status = HTTP_503_SERVICE_UNAVAILABLE if report["status"] == "down" else HTTP_200_OK
@@ -22,7 +29,7 @@ async def healthz(hotspot: Hotspot) -> Response[dict[str, Any]]:
 
 
 @get("/", include_in_schema=False)
-async def home(request: Request[Any, Any, Any], hotspot: Hotspot) -> Template:
+async def home(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]) -> Template:
     """The box's front page until the setup wizard and portal take it over."""
     enabled = set(hotspot.registry.enabled)
     plugins = [

@@ -8,7 +8,8 @@ import time
 import uuid
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from hotspot.logs import request_id_var
 
@@ -25,10 +26,11 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        http: HTTPScope = scope
+        incoming = dict(http["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SANE.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
@@ -47,10 +49,10 @@ class RequestIdMiddleware:
         finally:
             log.info(
                 "%s %s %s %.1fms",
-                scope["method"],
-                scope["path"],
+                http["method"],
+                http["path"],
                 status,
                 (time.perf_counter() - started) * 1000,
-                extra={"status": status, "path": scope["path"], "method": scope["method"]},
+                extra={"status": status, "path": http["path"], "method": http["method"]},
             )
             request_id_var.reset(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CSP", "SecurityHeadersMiddleware"]
@@ -21,7 +22,7 @@ class SecurityHeadersMiddleware:
         self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
 

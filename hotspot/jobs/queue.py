@@ -12,6 +12,7 @@ rescheduled after each run instead of finishing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -150,8 +151,9 @@ class Jobs:
         now = self.clock()
         marks = ", ".join("{}" for _ in kinds)
         lock = "" if self.db.is_sqlite else " FOR UPDATE SKIP LOCKED"
+        # Only placeholders and fixed SQL are interpolated; every value is a bound parameter.
         sql = (
-            "UPDATE hotspot_job SET status = 'running', attempts = attempts + 1, locked_by = {},"
+            "UPDATE hotspot_job SET status = 'running', attempts = attempts + 1, locked_by = {},"  # noqa: S608
             " locked_until = {} WHERE id IN (SELECT id FROM hotspot_job"
             f" WHERE kind IN ({marks}) AND ((status = 'pending' AND run_at <= {{}})"
             " OR (status = 'running' AND locked_until < {}))"
@@ -185,7 +187,9 @@ class Jobs:
                 await handler(context)
         except Exception as exc:
             if isinstance(exc, JobFailed | TimeoutError):
-                log.warning("job %s #%s attempt %s failed: %s", context.kind, context.id, context.attempt, exc)
+                log.warning(
+                    "job %s #%s attempt %s failed: %s", context.kind, context.id, context.attempt, exc
+                )
             else:
                 log.exception("job %s #%s attempt %s crashed", context.kind, context.id, context.attempt)
             reason = str(exc) or type(exc).__name__
@@ -250,10 +254,8 @@ class Jobs:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:
@@ -266,10 +268,8 @@ class Jobs:
             if ran:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status, for /healthz and the admin."""
@@ -280,4 +280,4 @@ class Jobs:
 def backoff(attempts: int) -> float:
     """Seconds before retry N: 5, 10, 20, ... capped at five minutes, with +-20% jitter."""
     base = min(5.0 * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
-    return base * random.uniform(0.8, 1.2)
+    return float(base * random.uniform(0.8, 1.2))

@@ -63,12 +63,12 @@ def call_each(
     return outcomes
 
 
-async def fan_out(hook: pluggy.HookCaller, *, timeout: float = 30.0, **kwargs: Any) -> list[ImplOutcome]:
+async def fan_out(hook: pluggy.HookCaller, *, budget: float = 30.0, **kwargs: Any) -> list[ImplOutcome]:
     """Run every implementation of an event hook concurrently; log and keep going on failure."""
 
     async def run(impl: pluggy.HookImpl) -> ImplOutcome:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(budget):
                 result = await await_me_maybe(impl.function(**_kwargs_for(impl, kwargs)))
             return ImplOutcome(impl.plugin_name, result)
         except Exception as exc:
@@ -76,7 +76,7 @@ async def fan_out(hook: pluggy.HookCaller, *, timeout: float = 30.0, **kwargs: A
                 "plugin %r failed in %s: %s",
                 impl.plugin_name,
                 hook.name,
-                exc if not isinstance(exc, TimeoutError) else f"no answer after {timeout:g} s",
+                exc if not isinstance(exc, TimeoutError) else f"no answer after {budget:g} s",
                 exc_info=not isinstance(exc, TimeoutError),
             )
             return ImplOutcome(impl.plugin_name, error=exc)

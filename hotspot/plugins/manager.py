@@ -147,7 +147,8 @@ def load_plugins(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name!r} implements a hook that does not exist: {exc}") from None
+        name = (pm.get_name(exc.plugin) if exc.plugin is not None else None) or "?"
+        raise PluginError(f"plugin {name!r} implements a hook that does not exist: {exc}") from None
 
     registry = Registry(pm=pm, enabled=list(configs))
 
@@ -174,11 +175,11 @@ def load_plugins(
                     raise PluginError(f"plugin {outcome.plugin!r}: {hook_name} id {ident!r} is already taken")
                 into[ident] = item
 
-    collect("register_payment_gateways", PaymentGateway, "id", registry.gateways)  # type: ignore[type-abstract]
-    collect("register_router_drivers", RouterDriver, "kind", registry.router_drivers)  # type: ignore[type-abstract]
-    collect("register_notifiers", Notifier, "id", registry.notifiers)  # type: ignore[type-abstract]
-    collect("register_accounting_sinks", AccountingSink, "id", registry.accounting_sinks)  # type: ignore[type-abstract]
-    collect("register_fraud_detectors", FraudDetector, "id", registry.fraud_detectors)  # type: ignore[type-abstract]
+    collect("register_payment_gateways", PaymentGateway, "id", registry.gateways)
+    collect("register_router_drivers", RouterDriver, "kind", registry.router_drivers)
+    collect("register_notifiers", Notifier, "id", registry.notifiers)
+    collect("register_accounting_sinks", AccountingSink, "id", registry.accounting_sinks)
+    collect("register_fraud_detectors", FraudDetector, "id", registry.fraud_detectors)
     collect("register_routes", None, None, registry.routes)
     collect("register_template_dirs", None, None, registry.template_dirs)
     steps: dict[str, SetupStep] = {}

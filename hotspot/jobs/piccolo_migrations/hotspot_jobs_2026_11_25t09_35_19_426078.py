@@ -1,9 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import DoublePrecision
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import JSON
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import JSON, DoublePrecision, Integer, Text, Varchar
 from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-25T09:35:19:426078"
@@ -12,13 +8,9 @@ DESCRIPTION = "Durable jobs table"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="hotspot_jobs", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="hotspot_jobs", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Job", tablename="hotspot_job", schema=None, columns=None
-    )
+    manager.add_table(class_name="Job", tablename="hotspot_job", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Job",
