@@ -47,6 +47,18 @@ def _load(config: str | None) -> Settings:
         _fail(exc)
 
 
+def _check_wiring(settings: Settings) -> None:
+    """Register the enabled plugins and match routers to drivers, as startup will (no network)."""
+    from hotspot.plugins import load_plugins
+    from hotspot.routers import RouterPool
+
+    try:
+        registry = load_plugins(settings)
+        RouterPool(settings.routers, registry.router_drivers, source=settings.source)
+    except HotspotError as exc:
+        _fail(exc)
+
+
 def config_option(func: F) -> F:
     return click.option(
         "--config",
@@ -87,6 +99,7 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
     from hotspot.runtime import check_process_layout
 
     settings = _load(config)
+    _check_wiring(settings)
     host = host or settings.server.host
     port = port or settings.server.port
     workers = workers or settings.server.workers
@@ -164,9 +177,11 @@ def config_check(path: str | None) -> None:
         click.secho(f"Error: {file}: no such file", fg="red", err=True)
         sys.exit(EXIT_CONFIG)
     settings = _load(str(file) if file else None)
+    _check_wiring(settings)
     _describe_source(settings)
     enabled = [name for name, block in settings.plugins.items() if block.enabled]
     click.echo(f"plugins:   {', '.join(enabled) if enabled else 'none enabled'}")
+    click.echo(f"routers:   {', '.join(r.name for r in settings.routers) or 'none configured'}")
     click.secho("configuration OK", fg="green")
 
 

@@ -27,15 +27,17 @@ from hotspot.config import Settings
 from hotspot.contracts import Health
 from hotspot.db import Database, all_tables, migrate
 from hotspot.errors import StartupRefused, StorageError
+from hotspot.health import gather_health, health_dict
 from hotspot.jobs import Jobs
 from hotspot.locks import Locks, MemoryLocks, RedisLocks
 from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
+from hotspot.routers import RouterPool
 
 __all__ = ["HealthGroup", "Hotspot", "check_process_layout"]
 
 log = logging.getLogger("hotspot")
 
-HealthGroup = Callable[[], Awaitable[dict[str, Health]]]
+HealthGroup = Callable[[], Awaitable[dict[str, Health]]]  # a named set of parts, e.g. every router
 
 
 def check_process_layout(settings: Settings, workers: int) -> None:
@@ -59,6 +61,7 @@ class Hotspot:
     channels: ChannelsPlugin
     locks: Locks
     jobs: Jobs
+    routers: RouterPool
     redis: Redis | None = None
     installed: dict[str, InstalledPlugin] = field(default_factory=dict)
     version: str = __version__
@@ -97,7 +100,11 @@ class Hotspot:
             poll_seconds=settings.jobs.poll_seconds,
             concurrency=settings.jobs.concurrency,
         )
-        hotspot = cls(settings, registry, db, stores, channels, locks, jobs, redis, dict(installed or {}))
+        routers = RouterPool(settings.routers, registry.router_drivers, source=settings.source)
+        hotspot = cls(
+            settings, registry, db, stores, channels, locks, jobs, routers, redis, dict(installed or {})
+        )
+        hotspot.health_groups["routers"] = routers.health
         hotspot.health_groups["gateways"] = hotspot._gateway_health
         return hotspot
 
@@ -134,7 +141,7 @@ class Hotspot:
     # --- health -------------------------------------------------------------------------
 
     async def _gateway_health(self) -> dict[str, Health]:
-        return await _gather_health({gid: gw.health for gid, gw in self.registry.gateways.items()})
+        return await gather_health({gid: gw.health for gid, gw in self.registry.gateways.items()})
 
     async def redis_health(self) -> Health:
         if self.redis is None:
@@ -151,10 +158,10 @@ class Hotspot:
         """/healthz: required parts (database, Redis when configured) decide up/down; others degrade."""
         database, redis = await asyncio.gather(self.db.health(), self.redis_health())
         groups = await asyncio.gather(*(group() for group in self.health_groups.values()))
-        checks: dict[str, Any] = {"database": _as_dict(database), "redis": _as_dict(redis)}
+        checks: dict[str, Any] = {"database": health_dict(database), "redis": health_dict(redis)}
         optional: list[Health] = []
         for name, result in zip(self.health_groups, groups, strict=True):
-            checks[name] = {key: _as_dict(h) for key, h in result.items()}
+            checks[name] = {key: health_dict(h) for key, h in result.items()}
             optional.extend(result.values())
         if database.status == "down" or redis.status == "down":
             status = "down"
@@ -163,26 +170,3 @@ class Hotspot:
         else:
             status = "ok"
         return {"status": status, "version": self.version, "checks": checks}
-
-
-async def _gather_health(
-    probes: dict[str, Callable[[], Awaitable[Health]]], budget: float = 5.0
-) -> dict[str, Health]:
-    async def one(probe: Callable[[], Awaitable[Health]]) -> Health:
-        try:
-            async with asyncio.timeout(budget):
-                return await probe()
-        except TimeoutError:
-            return Health("down", f"no answer within {budget:g} s")
-        except Exception as exc:
-            return Health("down", f"{type(exc).__name__}: {exc}"[:200])
-
-    results = await asyncio.gather(*(one(p) for p in probes.values()))
-    return dict(zip(probes, results, strict=True))
-
-
-def _as_dict(health: Health) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": health.status, "detail": health.detail}
-    if health.latency_ms is not None:
-        out["latency_ms"] = health.latency_ms
-    return out

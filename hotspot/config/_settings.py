@@ -17,6 +17,7 @@ __all__ = [
     "PluginSettings",
     "RateLimitSettings",
     "RedisSettings",
+    "RouterSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -136,6 +137,22 @@ class BusinessSettings(_Section):
         return value
 
 
+class RouterSettings(_Section):
+    """One router the box controls; credentials are secrets ({$env}/{$file})."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    driver: str = Field("mikrotik", description="Router driver kind, provided by an enabled plugin")
+    host: str = Field(min_length=1)
+    port: int = Field(8728, ge=1, le=65535, description="RouterOS API 8728, API-SSL 8729")
+    username: str = Field(min_length=1)
+    password: SecretStr
+    tls: bool = False
+    site: str = Field("default", min_length=1, description="Routers of one site can fail over to each other")
+    weight: int = Field(1, ge=1, le=100, description="Share of new customers relative to peers")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
 class PluginSettings(BaseModel):
     """What every plugin block has; a plugin's own model subclasses this and adds its keys."""
 
@@ -154,8 +171,19 @@ class Settings(_Section):
     jobs: JobsSettings = JobsSettings()
     logging: LoggingSettings = LoggingSettings()
     business: BusinessSettings = BusinessSettings()
+    routers: list[RouterSettings] = Field(default_factory=list)
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
     source: str | None = Field(None, description="Internal: the file these settings came from")
+
+    @field_validator("routers")
+    @classmethod
+    def _unique_router_names(cls, value: list[RouterSettings]) -> list[RouterSettings]:
+        seen: set[str] = set()
+        for router in value:
+            if router.name in seen:
+                raise ValueError(f"router name {router.name!r} is used twice")
+            seen.add(router.name)
+        return value
 
     @property
     def database_url(self) -> str:

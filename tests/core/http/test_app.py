@@ -275,7 +275,9 @@ async def opened(settings: Settings) -> Any:
     await hotspot.close()
 
 
-async def test_sessions_rate_limits_and_channels_live_in_redis(opened: Any, backend: str, redis_prefix: str) -> None:
+async def test_sessions_rate_limits_and_channels_live_in_redis(
+    opened: Any, backend: str, redis_prefix: str
+) -> None:
     for name in ("sessions", "rate_limit"):
         store = opened.stores.get(name)
         await store.set("probe", b"1", expires_in=60)
