@@ -196,7 +196,10 @@ def test_example_config_documents_every_key_and_is_valid(tmp_path: Path) -> None
 
     example = REPO / "config.example.yaml"
     text = example.read_text(encoding="utf-8")
-    env = {"HOTSPOT_DATA_DIR": str(tmp_path)} | {name: "x" * 40 for name in _env_refs(text)}
+    env = {"HOTSPOT_DATA_DIR": str(tmp_path)} | {
+        name: "mailtos://user:pass@example.com?to=owner@example.com" if name.endswith("_URL") else "x" * 40
+        for name in _env_refs(text)
+    }
     installed = discover()
     load_settings(example, env=env, plugins=settings_models(installed))
 
