@@ -75,27 +75,25 @@ def load_settings(
     def problem(loc: tuple[str | int, ...], message: str) -> None:
         problems.append(ConfigProblem(_dotted(loc), message, source, _line_of(lines, loc)))
 
+    plugin_blocks = raw.pop("plugins", None) or {}
     resolved = _resolve_secrets(raw, (), problem, env)
     resolved["data_dir"] = str(resolve_data_dir(resolved.get("data_dir"), env))
     resolved["source"] = source
 
-    plugin_blocks = resolved.pop("plugins", None) or {}
     plugin_settings: dict[str, PluginSettings] = {}
     if not isinstance(plugin_blocks, dict):
         problem(("plugins",), "expected a mapping of plugin name to its settings")
         plugin_blocks = {}
     known = dict(plugins or {})
     for name, block in plugin_blocks.items():
-        loc = ("plugins", name)
+        loc: tuple[str | int, ...] = ("plugins", name)
         model = known.get(name)
         if model is None:
             problem(loc, f"no plugin named {name!r} is installed{_did_you_mean(name, known)}")
             continue
-        try:
-            plugin_settings[name] = model.model_validate(block if block is not None else {})
-        except ValidationError as exc:
-            for err in exc.errors():
-                problem(loc + tuple(err["loc"]), _describe(err, model, tuple(err["loc"])))
+        validated = _validate_plugin_block(loc, block, model, problem, env)
+        if validated is not None:
+            plugin_settings[name] = validated
 
     try:
         settings = Settings.model_validate(resolved)
@@ -108,6 +106,42 @@ def load_settings(
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(problems)
     return settings.model_copy(update={"plugins": plugin_settings})
+
+
+def _validate_plugin_block(
+    loc: tuple[str | int, ...],
+    block: Any,
+    model: type[PluginSettings],
+    problem: Any,
+    env: Mapping[str, str],
+) -> PluginSettings | None:
+    """Validate one plugin's block. A disabled plugin's missing secrets are not errors: an owner
+    who switches M-Pesa off and removes its credentials must still be able to start the box."""
+    block = {} if block is None else block
+    if not isinstance(block, dict):
+        problem(loc, "expected a mapping of keys to values")
+        return None
+    enabled = block.get("enabled") is True
+    unresolved: list[tuple[str | int, ...]] = []
+
+    def secret_problem(where: tuple[str | int, ...], message: str) -> None:
+        if enabled:
+            problem(where, message)
+        else:
+            unresolved.append(where)
+
+    resolved = _resolve_secrets(block, loc, secret_problem, env)
+    try:
+        return model.model_validate(resolved)
+    except ValidationError as exc:
+        reported = False
+        for err in exc.errors():
+            where = loc + tuple(err["loc"])
+            if err["type"] != "extra_forbidden" and any(where[: len(u)] == u for u in unresolved):
+                continue
+            problem(where, _describe(err, model, tuple(err["loc"])))
+            reported = True
+        return None if reported else PluginSettings(enabled=False)
 
 
 def secret_key(settings: Settings) -> str:

@@ -223,3 +223,30 @@ def _env_refs(text: str) -> list[str]:
     import re
 
     return re.findall(r"\$env:\s*([A-Z0-9_]+)", text)
+
+
+def test_a_disabled_plugin_may_lack_its_secrets(third_party_plugin: Path, tmp_path: Path) -> None:
+    """Switching a plugin off and removing its credentials must not stop the box from starting."""
+    cfg = write(
+        tmp_path / "c.yaml",
+        """
+        plugins:
+          examplegw:
+            enabled: false
+            counter_name: {$env: COUNTER_NAME_GONE}
+        """,
+    )
+    models = settings_models(discover())
+    settings = load_settings(cfg, env={"HOTSPOT_DATA_DIR": str(tmp_path)}, plugins=models)
+    assert settings.plugin("examplegw").enabled is False
+    cfg.write_text(cfg.read_text().replace("enabled: false", "enabled: true"))
+    with pytest.raises(
+        ConfigError, match=r"plugins\.examplegw\.counter_name: environment variable COUNTER_NAME_GONE"
+    ):
+        load_settings(cfg, env={"HOTSPOT_DATA_DIR": str(tmp_path)}, plugins=models)
+    # typos are still caught while disabled
+    cfg.write_text(
+        cfg.read_text().replace("enabled: true", "enabled: false").replace("counter_name", "counter_nme")
+    )
+    with pytest.raises(ConfigError, match="counter_nme: unknown key"):
+        load_settings(cfg, env={"HOTSPOT_DATA_DIR": str(tmp_path)}, plugins=models)
