@@ -29,6 +29,7 @@ EVENTS: list[tuple[str, Any]] = []
 class ExampleSettings(PluginSettings):
     counter_name: str = "Front desk"
     fail_health: bool = False
+    fail_registration: bool = False
 
 
 PLUGIN = PluginInfo(
@@ -82,6 +83,8 @@ async def paid_webhook(reference: FromPath[str]) -> dict[str, str]:
 
 @hookimpl
 def register_payment_gateways(config: ExampleSettings) -> list[Any]:
+    if config.fail_registration:
+        raise RuntimeError("counter API key rejected")
     return [CounterGateway(config)]
 
 
