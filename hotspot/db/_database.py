@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 from hotspot.contracts import Health
@@ -108,8 +108,6 @@ class Database:
         """A write transaction: takes the SQLite write lock first, so it never waits on 'locked'."""
         async with self.write_lock():
             if isinstance(self.engine, SQLiteEngine):
-                from piccolo.engine.sqlite import TransactionType
-
                 async with self.engine.transaction(transaction_type=TransactionType.immediate):
                     yield
             else:

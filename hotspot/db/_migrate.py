@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from hotspot.db._database import Database
 from hotspot.errors import StorageError
@@ -38,15 +37,11 @@ async def _applied() -> set[str]:
 
 @contextlib.asynccontextmanager
 async def _exclusive(db: Database) -> AsyncIterator[None]:
-    """One migrator at a time across processes: an advisory lock, or SQLite's reserved lock."""
-    async with db.write_lock():
-        if isinstance(db.engine, SQLiteEngine):
-            async with db.engine.transaction(transaction_type=TransactionType.immediate):
-                yield
-        else:
-            async with db.engine.transaction():
-                await db.engine.run_ddl(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
-                yield
+    """One migrator at a time across processes: SQLite's reserved lock, or an advisory lock."""
+    async with db.transaction():
+        if not db.is_sqlite:
+            await db.engine.run_ddl(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
+        yield
 
 
 async def migrate(db: Database) -> list[str]:

@@ -144,15 +144,16 @@ async def test_a_crash_is_a_clean_500_and_logged(
 
 async def test_validation_errors_name_the_field(make_settings: Any) -> None:
     from litestar import post
+    from litestar.params import FromPath, JSONBody
 
     from hotspot import PluginSettings, hookimpl
 
     @post("/orders")
-    async def order(data: Order) -> dict[str, int]:
+    async def order(data: JSONBody[Order]) -> dict[str, int]:
         return {"amount": data.amount}
 
     @post("/typed/{count:int}")
-    async def typed(count: int) -> dict[str, int]:
+    async def typed(count: FromPath[int]) -> dict[str, int]:
         return {"count": count}
 
     class P:
