@@ -210,5 +210,59 @@ def plugins(config: str | None) -> None:
         click.echo("(no plugins installed)")
 
 
+@main.group(name="sim")
+def sim_group() -> None:
+    """Run simulators of the outside world (a MikroTik router) for local testing and demos."""
+
+
+@sim_group.command("routeros")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8728, show_default=True, help="Port (0 = any free port).")
+@click.option("--user", "username", default="admin", show_default=True, help="API user name.")
+@click.option("--password", default="", help="API password (default: empty, like a new router).")
+@click.option("--identity", default="MikroTik", show_default=True, help="/system/identity name.")
+@click.option("--tls", is_flag=True, help="Serve API-SSL with a self-signed certificate.")
+@click.option(
+    "--device",
+    "devices",
+    multiple=True,
+    metavar="MAC=IP",
+    help="A device already on the WiFi (in /ip/hotspot/host); repeatable.",
+)
+def sim_routeros(
+    host: str, port: int, username: str, password: str, identity: str, tls: bool, devices: tuple[str, ...]
+) -> None:
+    """Serve a simulated RouterOS API with a HotSpot until Ctrl-C."""
+    from hotspot.sim.routeros import RouterOSSimulator
+
+    pairs: list[tuple[str, str]] = []
+    for device in devices:
+        mac, sep, ip = device.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{device!r} is not MAC=IP", param_hint="--device")
+        pairs.append((mac, ip))
+
+    async def run() -> None:
+        sim = RouterOSSimulator(username=username, password=password, identity=identity)
+        try:
+            for mac, ip in pairs:
+                sim.add_host(mac, ip)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--device") from None
+        await sim.start(host=host, port=port, tls=tls)
+        scheme = "api-ssl" if tls else "api"
+        click.echo(f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}")
+        click.echo(f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

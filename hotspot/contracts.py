@@ -72,6 +72,7 @@ class Health:
     status: HealthStatus
     detail: str = ""
     latency_ms: float | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)  # e.g. active_sessions, checked_at
 
 
 @dataclass(frozen=True, order=True)
@@ -198,6 +199,10 @@ class RouterDriver(Protocol):
 
     async def grant(self, target: RouterTarget, spec: GrantSpec) -> None:
         """Create or update the user for spec and log the device in when mac and ip are known."""
+        ...
+
+    async def login(self, target: RouterTarget, username: str, password: str, mac: str, ip: str) -> None:
+        """Log a device in under an existing user (another device on a multi-device grant)."""
         ...
 
     async def revoke(self, target: RouterTarget, username: str) -> None: ...

@@ -27,7 +27,8 @@ async def gather_health(probes: Mapping[str, Probe], budget: float = 5.0) -> dic
         except Exception as exc:
             return Health("down", f"{type(exc).__name__}: {exc}"[:200])
         if health.latency_ms is None:
-            health = Health(health.status, health.detail, round((time.perf_counter() - started) * 1000, 2))
+            latency = round((time.perf_counter() - started) * 1000, 2)
+            health = Health(health.status, health.detail, latency, health.facts)
         return health
 
     results = await asyncio.gather(*(one(p) for p in probes.values()))
@@ -38,4 +39,5 @@ def health_dict(health: Health) -> dict[str, Any]:
     out: dict[str, Any] = {"status": health.status, "detail": health.detail}
     if health.latency_ms is not None:
         out["latency_ms"] = health.latency_ms
+    out.update(health.facts)
     return out

@@ -100,10 +100,17 @@ class Hotspot:
             poll_seconds=settings.jobs.poll_seconds,
             concurrency=settings.jobs.concurrency,
         )
-        routers = RouterPool(settings.routers, registry.router_drivers, source=settings.source)
+        routers = RouterPool(
+            settings.routers,
+            registry.router_drivers,
+            source=settings.source,
+            settings=settings.router_pool,
+            write_lock=db.write_lock,
+        )
         hotspot = cls(
             settings, registry, db, stores, channels, locks, jobs, routers, redis, dict(installed or {})
         )
+        routers.emit = hotspot.emit
         hotspot.health_groups["routers"] = routers.health
         hotspot.health_groups["gateways"] = hotspot._gateway_health
         return hotspot

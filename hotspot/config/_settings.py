@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 __all__ = [
     "BusinessSettings",
     "DatabaseSettings",
+    "FairUsageRule",
+    "FairUsageSettings",
     "JobsSettings",
     "LoggingSettings",
     "PluginSettings",
     "RateLimitSettings",
     "RedisSettings",
+    "RouterPoolSettings",
     "RouterSettings",
     "SecuritySettings",
     "ServerSettings",
@@ -153,6 +156,41 @@ class RouterSettings(_Section):
     longitude: float | None = Field(None, ge=-180, le=180)
 
 
+class RouterPoolSettings(_Section):
+    health_seconds: float = Field(15.0, ge=1, le=3600, description="How often every router is checked")
+    usage_sync_seconds: float = Field(30.0, ge=1, le=3600, description="How often sessions and usage sync")
+    slow_ms: float = Field(1500.0, gt=0, description="A router answering slower than this is degraded")
+
+
+class FairUsageRule(_Section):
+    above_users: int = Field(ge=1, description="Applies when a router has more active users than this")
+    factor: float = Field(gt=0, le=1, description="Share of each package's speed everyone keeps")
+
+
+class FairUsageSettings(_Section):
+    enabled: bool = False
+    rules: list[FairUsageRule] = Field(default_factory=list)
+    floor_down_bps: int = Field(256_000, ge=0, description="Never slow a session's download below this")
+    floor_up_bps: int = Field(128_000, ge=0, description="Never slow a session's upload below this")
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct(cls, value: list[FairUsageRule]) -> list[FairUsageRule]:
+        thresholds = [r.above_users for r in value]
+        if len(set(thresholds)) != len(thresholds):
+            raise ValueError("two rules have the same above_users")
+        return sorted(value, key=lambda r: r.above_users)
+
+    def factor_for(self, active_users: int) -> float:
+        """The factor of the highest rule whose threshold is exceeded; 1.0 when none is."""
+        factor = 1.0
+        if self.enabled:
+            for rule in self.rules:
+                if active_users > rule.above_users:
+                    factor = rule.factor
+        return factor
+
+
 class PluginSettings(BaseModel):
     """What every plugin block has; a plugin's own model subclasses this and adds its keys."""
 
@@ -172,6 +210,8 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     business: BusinessSettings = BusinessSettings()
     routers: list[RouterSettings] = Field(default_factory=list)
+    router_pool: RouterPoolSettings = RouterPoolSettings()
+    fair_usage: FairUsageSettings = FairUsageSettings()
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
     source: str | None = Field(None, description="Internal: the file these settings came from")
 

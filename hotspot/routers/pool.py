@@ -1,17 +1,34 @@
-"""Configured routers matched to the driver plugins that speak to them."""
+"""The router pool: configured routers, their drivers, their last known state, and placement.
+
+State lives in the `hotspot_router_status` table so every app process places grants on the
+same picture. `check()` probes every router (run by a recurring job); a command that fails
+on a router marks it down at once (`mark_down`), so the next attempt fails over to a peer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
-from hotspot.config import RouterSettings
-from hotspot.contracts import Health, RouterDriver, RouterTarget
-from hotspot.errors import ConfigError, ConfigProblem
+from hotspot.config import RouterPoolSettings, RouterSettings
+from hotspot.contracts import Health, HealthStatus, RouterDriver, RouterStatusChanged, RouterTarget
+from hotspot.errors import ConfigError, ConfigProblem, HotspotError
 from hotspot.health import gather_health
+from hotspot.routers.tables import RouterStatus
 
-__all__ = ["PooledRouter", "RouterPool"]
+__all__ = ["NoRouterAvailable", "PooledRouter", "RouterPool"]
+
+Emit = Callable[..., Awaitable[Any]]
+USABLE: tuple[str, ...] = ("ok", "degraded", "unknown")
+
+
+class NoRouterAvailable(HotspotError):
+    """No router that can reach the customer is up; the grant waits and is retried."""
 
 
 @dataclass(frozen=True)
@@ -22,13 +39,29 @@ class PooledRouter:
     driver: RouterDriver
     target: RouterTarget
 
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
 
 class RouterPool:
     """Every configured router; raises ConfigError when one names a driver nobody provides."""
 
     def __init__(
-        self, routers: list[RouterSettings], drivers: Mapping[str, RouterDriver], *, source: str | None = None
+        self,
+        routers: list[RouterSettings],
+        drivers: Mapping[str, RouterDriver],
+        *,
+        source: str | None = None,
+        settings: RouterPoolSettings | None = None,
+        emit: Emit | None = None,
+        clock: Callable[[], float] = time.time,
+        write_lock: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
+        self.settings = settings or RouterPoolSettings()
+        self._write_lock = write_lock or contextlib.nullcontext
+        self.emit = emit
+        self.clock = clock
         problems: list[ConfigProblem] = []
         self.routers: dict[str, PooledRouter] = {}
         for index, router in enumerate(routers):
@@ -55,8 +88,126 @@ class RouterPool:
         if problems:
             raise ConfigError(problems)
 
-    async def health(self, budget: float = 5.0) -> dict[str, Health]:
+    def get(self, name: str) -> PooledRouter:
+        try:
+            return self.routers[name]
+        except KeyError:
+            raise NoRouterAvailable(f"router {name!r} is not configured") from None
+
+    # --- state -----------------------------------------------------------------------------
+
+    async def probe(self, budget: float = 5.0) -> dict[str, Health]:
         """Ask every router at once; one that does not answer in time is down, not a hang."""
-        return await gather_health(
+        results = await gather_health(
             {name: partial(r.driver.health, r.target) for name, r in self.routers.items()}, budget
         )
+        slow = self.settings.slow_ms
+        for name, health in results.items():
+            if health.status == "ok" and health.latency_ms is not None and health.latency_ms > slow:
+                detail = f"slow: {health.latency_ms:.0f} ms (> {slow:.0f} ms)"
+                results[name] = Health("degraded", detail, health.latency_ms)
+        return results
+
+    async def check(self, budget: float = 5.0) -> dict[str, Health]:
+        """Probe every router, record the result, and announce every change of state."""
+        results = await self.probe(budget)
+        for name, health in results.items():
+            await self.record(name, health)
+        return results
+
+    async def record(self, name: str, health: Health, *, active_sessions: int | None = None) -> None:
+        """Store a router's state; emit router_status_changed when up/degraded/down changed."""
+        now = self.clock()
+        values: dict[Any, Any] = {
+            "status": health.status,
+            "detail": health.detail[:300],
+            "latency_ms": health.latency_ms,
+            "checked_at": now,
+        }
+        if active_sessions is not None:
+            values["active_sessions"] = active_sessions
+        async with self._write_lock():
+            rows = await RouterStatus.select(RouterStatus.status).where(RouterStatus.name == name).run()
+            old = rows[0]["status"] if rows else None
+            if old != health.status:
+                values["changed_at"] = now
+            if rows:
+                await RouterStatus.update(values).where(RouterStatus.name == name).run()
+            else:
+                await RouterStatus.insert(RouterStatus(name=name, **values)).run()
+        previous: HealthStatus | None = old if old in ("ok", "degraded", "down") else None
+        if previous != health.status and self.emit is not None:
+            event = RouterStatusChanged(
+                name, previous, health.status, health.detail, datetime.fromtimestamp(now, UTC)
+            )
+            await self.emit("router_status_changed", event=event)
+
+    async def mark_down(self, name: str, reason: str) -> None:
+        """A command just failed on this router: stop placing grants there until a check says otherwise."""
+        await self.record(name, Health("down", reason))
+
+    async def statuses(self) -> dict[str, dict[str, Any]]:
+        rows = await RouterStatus.select().run()
+        return {row["name"]: row for row in rows if row["name"] in self.routers}
+
+    async def health(self, budget: float = 5.0) -> dict[str, Health]:
+        """For /healthz: the last recorded state, probing routers whose state is missing or stale."""
+        statuses = await self.statuses()
+        stale_after = 3 * self.settings.health_seconds
+        now = self.clock()
+        if any(
+            name not in statuses or (statuses[name]["checked_at"] or 0) < now - stale_after
+            for name in self.routers
+        ):
+            await self.check(budget)
+            statuses = await self.statuses()
+        out: dict[str, Health] = {}
+        for name in self.routers:
+            row = statuses.get(name)
+            if row is None:
+                out[name] = Health("down", "never checked")
+                continue
+            status: HealthStatus = row["status"] if row["status"] in ("ok", "degraded", "down") else "down"
+            out[name] = Health(
+                status,
+                row["detail"],
+                row["latency_ms"],
+                {
+                    "active_sessions": row["active_sessions"],
+                    "speed_factor": row["speed_factor"],
+                    "checked_at": row["checked_at"],
+                },
+            )
+        return out
+
+    # --- placement -------------------------------------------------------------------------
+
+    async def place(self, hint: str | None = None, site: str | None = None) -> PooledRouter:
+        """Where a new grant goes: the router the customer is behind when it is up, else the
+        least loaded (per weight) healthy router of the same site."""
+        if hint is not None and hint in self.routers:
+            site = self.routers[hint].settings.site
+        candidates = [r for r in self.routers.values() if site is None or r.settings.site == site]
+        if not candidates:
+            where = f"site {site!r}" if site else "the pool"
+            raise NoRouterAvailable(f"no router is configured for {where}")
+        statuses = await self.statuses()
+
+        def state(router: PooledRouter) -> str:
+            return str(statuses.get(router.name, {}).get("status", "unknown"))
+
+        usable = [r for r in candidates if state(r) in USABLE]
+        if not usable:
+            reasons = "; ".join(
+                f"{r.name}: {statuses.get(r.name, {}).get('detail', 'down')}" for r in candidates
+            )
+            raise NoRouterAvailable(f"every router that can reach the customer is down ({reasons})")
+        if hint is not None and any(r.name == hint for r in usable):
+            return self.routers[hint]
+
+        def load(router: PooledRouter) -> tuple[int, float, str]:
+            rank = 1 if state(router) == "degraded" else 0
+            sessions = int(statuses.get(router.name, {}).get("active_sessions", 0) or 0)
+            return rank, sessions / router.settings.weight, router.name
+
+        return min(usable, key=load)

@@ -57,6 +57,7 @@ class FakeDriver:
         return Health("ok", "RouterOS 7.16 cafe-main")
 
     async def grant(self, target: Any, spec: Any) -> None: ...
+    async def login(self, target: Any, username: str, password: str, mac: str, ip: str) -> None: ...
     async def revoke(self, target: Any, username: str) -> None: ...
     async def disconnect(self, target: Any, session_id: str) -> None: ...
     async def set_speed(self, target: Any, username: str, down_bps: Any, up_bps: Any) -> None: ...
@@ -151,6 +152,8 @@ async def test_healthz_reports_every_router(make_settings: Any) -> None:
     assert report["status"] == "degraded"
     routers = report["checks"]["routers"]
     assert routers["cafe-main"]["status"] == "ok" and "latency_ms" in routers["cafe-main"]
-    assert routers["cafe-back"] == {"status": "down", "detail": "ConnectionRefusedError: connection refused"}
-    assert routers["estate"] == {"status": "down", "detail": "no answer within 0.5 s"}
+    assert routers["cafe-back"]["status"] == "down"
+    assert routers["cafe-back"]["detail"] == "ConnectionRefusedError: connection refused"
+    assert routers["estate"]["status"] == "down" and routers["estate"]["detail"] == "no answer within 0.5 s"
+    assert routers["cafe-main"]["active_sessions"] == 0 and routers["cafe-main"]["checked_at"] > 0
     assert {t.name for t in plugin.driver.asked} == {"cafe-main", "cafe-back", "estate"}

@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 
 import pytest
-from hotspot_apprise import AppriseSettings
-from hotspot_apprise.urls import with_targets
 from pydantic import SecretStr, ValidationError
 
 from hotspot.config import Settings, load_settings
 from hotspot.errors import ConfigError
+from hotspot_apprise import AppriseSettings
+from hotspot_apprise.urls import with_targets
 
 GOOD = "mailto://127.0.0.1:2525?from=hotspot@example.com&to=owner@example.com"
 SECRET = "sekrit-bot-token-42"

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from hotspot_apprise import AppriseNotifier, AppriseSettings, NotifierError
 from pydantic import SecretStr
 
 from hotspot.config import load_settings
 from hotspot.contracts import Notification, Notifier
 from hotspot.plugins import discover, load_plugins, settings_models
+from hotspot_apprise import AppriseNotifier, AppriseSettings, NotifierError
 
 FROM = "from=hotspot@example.com"
 
