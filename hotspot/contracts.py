@@ -41,6 +41,7 @@ __all__ = [
     "SecurityEvent",
     "SessionChanged",
     "SetupStep",
+    "UserUsage",
 ]
 
 PluginKind = Literal[
@@ -189,6 +190,16 @@ class ActiveSession:
     bytes_out: int
 
 
+@dataclass(frozen=True)
+class UserUsage:
+    """A router user's counters over its *ended* sessions (RouterOS adds them at logout)."""
+
+    username: str
+    uptime_seconds: int
+    bytes_in: int
+    bytes_out: int
+
+
 @runtime_checkable
 class RouterDriver(Protocol):
     """Talks to one make of router; one instance serves every router of that make."""
@@ -214,6 +225,11 @@ class RouterDriver(Protocol):
     ) -> None: ...
 
     async def active_sessions(self, target: RouterTarget) -> list[ActiveSession]: ...
+
+    async def user_usage(self, target: RouterTarget) -> list[UserUsage]:
+        """Counters of the users this box created, so usage of sessions that ended between
+        two syncs is not lost."""
+        ...
 
 
 # --- notifiers -------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
   + PluginError           a plugin could not be loaded, configured or registered
   + StorageError          the database or Redis cannot be reached or migrated
   + StartupRefused        the requested process layout is unsafe (e.g. workers > 1 without Redis)
+  + RouterUnreachable     a router cannot be reached now (drivers raise it; the core retries)
+  + RouterRefused         a router refused a command (drivers raise it; retrying will not help)
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ __all__ = [
     "ConfigProblem",
     "HotspotError",
     "PluginError",
+    "RouterRefused",
+    "RouterUnreachable",
     "StartupRefused",
     "StorageError",
 ]
@@ -60,3 +64,14 @@ class StorageError(HotspotError):
 
 class StartupRefused(HotspotError):
     """The requested way of running would be silently wrong, so it is refused."""
+
+
+class RouterUnreachable(HotspotError):
+    """A router could not be reached or stopped answering; the work is retried later.
+
+    Router drivers raise this (or a subclass) so the core can fail over and retry.
+    """
+
+
+class RouterRefused(HotspotError):
+    """A router understood a command and refused it (a !trap); retrying will not help."""

@@ -23,12 +23,14 @@ from litestar.stores.registry import StoreRegistry
 from redis.asyncio import Redis
 
 from hotspot import __version__
+from hotspot.access.grants import GrantService
+from hotspot.access.usage import UsageSync
 from hotspot.config import Settings
 from hotspot.contracts import Health
 from hotspot.db import Database, all_tables, migrate
 from hotspot.errors import StartupRefused, StorageError
 from hotspot.health import gather_health, health_dict
-from hotspot.jobs import Jobs
+from hotspot.jobs import JobContext, Jobs
 from hotspot.locks import Locks, MemoryLocks, RedisLocks
 from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
 from hotspot.routers import RouterPool
@@ -62,6 +64,8 @@ class Hotspot:
     locks: Locks
     jobs: Jobs
     routers: RouterPool
+    grants: GrantService
+    usage: UsageSync
     redis: Redis | None = None
     installed: dict[str, InstalledPlugin] = field(default_factory=dict)
     version: str = __version__
@@ -107,13 +111,20 @@ class Hotspot:
             settings=settings.router_pool,
             write_lock=db.write_lock,
         )
-        hotspot = cls(
-            settings, registry, db, stores, channels, locks, jobs, routers, redis, dict(installed or {})
-        )
-        routers.emit = hotspot.emit
+        grants = GrantService(db, jobs, routers, fair_usage=settings.fair_usage)
+        usage = UsageSync(db, routers, grants, fair_usage=settings.fair_usage)
+        hotspot = cls(settings, registry, db, stores, channels, locks, jobs, routers, grants, usage, redis)
+        hotspot.installed = dict(installed or {})
+        routers.emit = grants.emit = usage.emit = hotspot.emit
+        grants.register_jobs()
+        jobs.register("routers.check", hotspot._check_routers, every=settings.router_pool.health_seconds)
+        jobs.register("usage.sync", usage.job, every=settings.router_pool.usage_sync_seconds)
         hotspot.health_groups["routers"] = routers.health
         hotspot.health_groups["gateways"] = hotspot._gateway_health
         return hotspot
+
+    async def _check_routers(self, ctx: JobContext) -> None:
+        await self.routers.check()
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Times are UNIX seconds (float) so comparisons are identical on SQLite and Postgr
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, DoublePrecision, ForeignKey, Integer, Varchar
+from piccolo.columns import BigInt, DoublePrecision, ForeignKey, Integer, Serial, Varchar
 from piccolo.table import Table
 
 __all__ = ["Grant", "GrantState", "Session"]
@@ -16,11 +16,13 @@ class GrantState:
     ACTIVE = "active"  # a router has the user; the customer may be online
     ENDED = "ended"  # time or data ran out
     REVOKED = "revoked"  # an operator (or a refund) took it away
+    LIVE = ("pending", "active")
 
 
 class Grant(Table, tablename="hotspot_grant"):
     """Access to put on a router, kept until a router confirms it (and after, for usage)."""
 
+    id = Serial(primary_key=True)
     username = Varchar(length=64, unique=True)
     password = Varchar(length=64, secret=True)  # left out of select() unless asked for
     source = Varchar(length=16, default="admin")  # order | voucher | admin
@@ -54,6 +56,7 @@ class Grant(Table, tablename="hotspot_grant"):
 class Session(Table, tablename="hotspot_session"):
     """One device online under a grant on one router, as usage sync saw it."""
 
+    id = Serial(primary_key=True)
     grant = ForeignKey(references=Grant, index=True)
     router = Varchar(length=64, index=True)
     router_session_id = Varchar(length=32)  # RouterOS .id, e.g. *1A (reused after a reboot)

@@ -126,21 +126,43 @@ class RouterPool:
         }
         if active_sessions is not None:
             values["active_sessions"] = active_sessions
-        async with self._write_lock():
-            rows = await RouterStatus.select(RouterStatus.status).where(RouterStatus.name == name).run()
-            old = rows[0]["status"] if rows else None
-            if old != health.status:
-                values["changed_at"] = now
-            if rows:
-                await RouterStatus.update(values).where(RouterStatus.name == name).run()
-            else:
-                await RouterStatus.insert(RouterStatus(name=name, **values)).run()
-        previous: HealthStatus | None = old if old in ("ok", "degraded", "down") else None
+        old = await self._upsert(name, values, status=health.status)
+        previous = _status(old)
         if previous != health.status and self.emit is not None:
             event = RouterStatusChanged(
                 name, previous, health.status, health.detail, datetime.fromtimestamp(now, UTC)
             )
             await self.emit("router_status_changed", event=event)
+
+    async def set_active_sessions(self, name: str, count: int) -> None:
+        """Usage sync's count of users online, used for placement and fair usage."""
+        await self._upsert(name, {"active_sessions": count})
+
+    async def set_speed_factor(self, name: str, factor: float) -> None:
+        """The fair-usage factor now applied to the router's sessions."""
+        await self._upsert(name, {"speed_factor": factor})
+
+    async def speed_factor(self, name: str) -> float:
+        row = (
+            await RouterStatus.select(RouterStatus.speed_factor)
+            .where(RouterStatus.name == name)
+            .first()
+            .run()
+        )
+        return float(row["speed_factor"]) if row else 1.0
+
+    async def _upsert(self, name: str, values: dict[Any, Any], *, status: str | None = None) -> str | None:
+        """Update the router's row (creating it the first time); return its previous status."""
+        async with self._write_lock():
+            rows = await RouterStatus.select(RouterStatus.status).where(RouterStatus.name == name).run()
+            old = rows[0]["status"] if rows else None
+            if status is not None and old != status:
+                values = {**values, "changed_at": self.clock()}
+            if rows:
+                await RouterStatus.update(values).where(RouterStatus.name == name).run()
+            else:
+                await RouterStatus.insert(RouterStatus(name=name, **values)).run()
+        return str(old) if old is not None else None
 
     async def mark_down(self, name: str, reason: str) -> None:
         """A command just failed on this router: stop placing grants there until a check says otherwise."""
@@ -167,7 +189,7 @@ class RouterPool:
             if row is None:
                 out[name] = Health("down", "never checked")
                 continue
-            status: HealthStatus = row["status"] if row["status"] in ("ok", "degraded", "down") else "down"
+            status: HealthStatus = _status(row["status"]) or "down"
             out[name] = Health(
                 status,
                 row["detail"],
@@ -211,3 +233,13 @@ class RouterPool:
             return rank, sessions / router.settings.weight, router.name
 
         return min(usable, key=load)
+
+
+def _status(value: str | None) -> HealthStatus | None:
+    if value == "ok":
+        return "ok"
+    if value == "degraded":
+        return "degraded"
+    if value == "down":
+        return "down"
+    return None

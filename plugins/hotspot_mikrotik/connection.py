@@ -19,8 +19,8 @@ import librouteros
 from librouteros.api import AsyncApi
 from librouteros.exceptions import LibRouterosError, MultiTrapError, TrapError
 
+from hotspot import errors
 from hotspot.contracts import RouterTarget
-from hotspot.errors import HotspotError
 from hotspot_mikrotik.config import MikrotikSettings
 
 __all__ = ["Connections", "RouterCommandError", "RouterUnreachable", "Row", "run"]
@@ -29,11 +29,11 @@ T = TypeVar("T")
 Row = dict[str, Any]
 
 
-class RouterUnreachable(HotspotError):
+class RouterUnreachable(errors.RouterUnreachable):
     """The router could not be reached, refused the login, or stopped answering."""
 
 
-class RouterCommandError(HotspotError):
+class RouterCommandError(errors.RouterRefused):
     """The router answered with !trap: it understood and refused."""
 
     def __init__(self, command: str, message: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from librouteros.api import AsyncApi
 from librouteros.query import Key
 
-from hotspot.contracts import ActiveSession, GrantSpec, Health, RouterTarget
+from hotspot.contracts import ActiveSession, GrantSpec, Health, RouterTarget, UserUsage
 from hotspot_mikrotik.config import MikrotikSettings
 from hotspot_mikrotik.connection import Connections, RouterCommandError, Row, run
 from hotspot_mikrotik.units import format_duration, normalise_mac, parse_duration, rate_limit
@@ -24,6 +24,7 @@ from hotspot_mikrotik.units import format_duration, normalise_mac, parse_duratio
 __all__ = ["MikrotikDriver"]
 
 ANY_MAC = "00:00:00:00:00:00"
+GRANT_COMMENT = "hotspot grant"  # marks the users this box owns
 
 
 def _eq(name: str, value: object) -> str:
@@ -120,7 +121,7 @@ class MikrotikDriver:
                 "/ip/hotspot/user/add",
                 name=spec.username,
                 server=self.settings.hotspot_server,
-                comment="hotspot grant",
+                comment=GRANT_COMMENT,
                 **fields,
             )
 
@@ -202,6 +203,25 @@ class MikrotikDriver:
                 bytes_out=int(row.get("bytes-out", 0) or 0),
             )
             for row in rows
+        ]
+
+    async def user_usage(self, target: RouterTarget) -> list[UserUsage]:
+        async def read(api: AsyncApi) -> list[Row]:
+            return await run(
+                api,
+                "/ip/hotspot/user/print",
+                "=.proplist=name,uptime,bytes-in,bytes-out",
+                _eq("comment", GRANT_COMMENT),
+            )
+
+        return [
+            UserUsage(
+                username=str(row.get("name", "")),
+                uptime_seconds=parse_duration(row.get("uptime")),
+                bytes_in=int(row.get("bytes-in", 0) or 0),
+                bytes_out=int(row.get("bytes-out", 0) or 0),
+            )
+            for row in await self.connections.call(target, read)
         ]
 
     async def close(self) -> None:

@@ -113,6 +113,9 @@ def test_hook_register_router_drivers(registry: Any) -> None:
         async def active_sessions(self, target: Any) -> list[Any]:
             return []
 
+        async def user_usage(self, target: Any) -> list[Any]:
+            return []
+
     class RouterPlugin:
         @hookimpl
         def register_router_drivers(self, config: Any) -> list[Any]:

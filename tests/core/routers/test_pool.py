@@ -64,6 +64,9 @@ class FakeDriver:
     async def active_sessions(self, target: Any) -> list[Any]:
         return []
 
+    async def user_usage(self, target: Any) -> list[Any]:
+        return []
+
 
 class FakeRouterPlugin:
     def __init__(self) -> None:

@@ -19,12 +19,12 @@ class Grant(Table, tablename="hotspot_grant", schema=None):
         index=False,
         index_method=IndexMethod.btree,
         choices=None,
-        db_column_name="id",
+        db_column_name=None,
         secret=False,
     )
 
 
-ID = "2026-11-25T10:30:59:789681"
+ID = "2026-11-25T10:35:05:277485"
 VERSION = "1.38.0"
 DESCRIPTION = "Grants and sessions"
 
@@ -43,6 +43,26 @@ async def forwards():
 
     manager.add_table(
         class_name="Grant", tablename="hotspot_grant", schema=None, columns=None
+    )
+
+    manager.add_column(
+        table_class_name="Session",
+        tablename="hotspot_session",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
@@ -273,6 +293,26 @@ async def forwards():
             "default": 0,
             "null": False,
             "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Grant",
+        tablename="hotspot_grant",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
             "unique": False,
             "index": False,
             "index_method": IndexMethod.btree,

@@ -1,0 +1,327 @@
+"""Grants: access that reaches a router even when the router is not reachable right now.
+
+Every change to a grant is written first (a new `version`), then a durable job applies it to
+a router and records `applied_version`. A router that is down fails the job; the job is
+retried with backoff, and placement fails over to a healthy peer of the same site for a grant
+not yet on any router. Nothing is applied from memory alone, so a crash between "paid" and
+"online" loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hotspot.access.tables import Grant, GrantState, Session
+from hotspot.config import FairUsageSettings
+from hotspot.contracts import GrantSpec
+from hotspot.db import Database
+from hotspot.errors import HotspotError, RouterRefused, RouterUnreachable
+from hotspot.jobs import JobContext, JobFailed, Jobs
+from hotspot.routers.pool import NoRouterAvailable, PooledRouter, RouterPool
+
+__all__ = ["GrantNotFound", "GrantRequest", "GrantService"]
+
+log = logging.getLogger("hotspot.access")
+APPLY, REVOKE, SPEED = "grant.apply", "grant.revoke", "grant.speed"
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
+
+
+class GrantNotFound(HotspotError):
+    """No grant has that id."""
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    """What to grant: a package's terms, plus where the customer is and which device."""
+
+    profile: str
+    seconds: int | None
+    bytes_total: int | None = None
+    down_bps: int | None = None
+    up_bps: int | None = None
+    devices: int = 1
+    mac: str | None = None
+    ip: str | None = None
+    router_hint: str | None = None
+    site: str | None = None
+    source: str = "admin"
+    source_ref: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def new_credential(length: int = 10) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def profile_name(profile: str, down_bps: int | None, up_bps: int | None, devices: int) -> str:
+    """A router profile per distinct (package, speed, devices): grants never fight over one."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", profile).strip("-")[:32] or "package"
+    return f"{slug}-{_k(down_bps)}-{_k(up_bps)}-{devices}d"
+
+
+def _k(bps: int | None) -> str:
+    return f"{(bps or 0) // 1000}k"
+
+
+def effective_speed(base: int | None, factor: float, floor: int) -> int | None:
+    """A package speed scaled by the fair-usage factor, never below the floor (or the package)."""
+    if not base or factor >= 1.0:
+        return base
+    return max(int(base * factor), min(floor, base))
+
+
+class GrantService:
+    """Request, extend, slow, disconnect and revoke grants; the jobs do the router work."""
+
+    def __init__(
+        self,
+        db: Database,
+        jobs: Jobs,
+        pool: RouterPool,
+        *,
+        fair_usage: FairUsageSettings | None = None,
+        emit: Callable[..., Awaitable[Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.pool = pool
+        self.fair_usage = fair_usage or FairUsageSettings()
+        self.emit = emit
+        self.clock = clock
+
+    def register_jobs(self) -> None:
+        self.jobs.register(APPLY, self._apply_job)
+        self.jobs.register(REVOKE, self._revoke_job)
+        self.jobs.register(SPEED, self._speed_job)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def get(self, grant_id: int, *, with_password: bool = False) -> dict[str, Any]:
+        columns = [*Grant.all_columns(), Grant.password] if with_password else Grant.all_columns()
+        row = await Grant.select(*columns).where(Grant.id == grant_id).first().run()
+        if row is None:
+            raise GrantNotFound(f"no grant #{grant_id}")
+        return dict(row)
+
+    # --- changes (each written first, then applied by a job) ---------------------------------
+
+    async def request(self, req: GrantRequest) -> int:
+        """Record a grant and queue it for a router; returns the grant id."""
+        now = self.clock()
+        username = req.username or f"G{new_credential(9)}"
+        grant = Grant(
+            username=username,
+            password=req.password or new_credential(8),
+            source=req.source,
+            source_ref=req.source_ref,
+            profile=req.profile,
+            seconds=req.seconds,
+            bytes_total=req.bytes_total,
+            down_bps=req.down_bps,
+            up_bps=req.up_bps,
+            devices=max(req.devices, 1),
+            mac=req.mac,
+            ip=req.ip,
+            router_hint=req.router_hint,
+            site=req.site,
+            state=GrantState.PENDING,
+            version=1,
+            applied_version=0,
+            created_at=now,
+        )
+        async with self.db.write_lock():
+            [row] = await Grant.insert(grant).returning(Grant.id).run()
+        grant_id = int(row["id"])
+        await self._queue(APPLY, grant_id, 1)
+        return grant_id
+
+    async def extend(self, grant_id: int, *, seconds: int = 0, bytes_total: int = 0) -> None:
+        """Add time and/or data; an active grant keeps running, an ended one is revived."""
+        grant = await self.get(grant_id)
+        if grant["state"] == GrantState.REVOKED:
+            raise GrantNotFound(f"grant #{grant_id} was revoked")
+        values: dict[Any, Any] = {Grant.version: grant["version"] + 1}
+        if seconds:
+            values[Grant.seconds] = (grant["seconds"] or 0) + seconds
+            if grant["expires_at"] is not None:
+                values[Grant.expires_at] = max(grant["expires_at"], self.clock()) + seconds
+        if bytes_total:
+            values[Grant.bytes_total] = (grant["bytes_total"] or 0) + bytes_total
+        if grant["state"] == GrantState.ENDED:
+            values.update({Grant.state: GrantState.ACTIVE, Grant.ended_at: None, Grant.end_reason: None})
+        await self._update(grant_id, values)
+        await self._queue(APPLY, grant_id, grant["version"] + 1)
+
+    async def change_speed(self, grant_id: int, *, down_bps: int | None, up_bps: int | None) -> None:
+        """New package speed: live on the session now, and in the router profile for the next login."""
+        grant = await self.get(grant_id)
+        version = grant["version"] + 1
+        await self._update(grant_id, {Grant.down_bps: down_bps, Grant.up_bps: up_bps, Grant.version: version})
+        await self._queue(APPLY, grant_id, version)
+        await self._queue(SPEED, grant_id, version)
+
+    async def disconnect(self, grant_id: int) -> int:
+        """Drop the grant's devices now (they may log in again while it lasts); returns how many."""
+        grant = await self.get(grant_id)
+        if not grant["router"]:
+            return 0
+        router = self.pool.get(grant["router"])
+        online = await router.driver.active_sessions(router.target)
+        sessions = [s for s in online if s.username == grant["username"]]
+        for session in sessions:
+            await router.driver.disconnect(router.target, session.session_id)
+        if sessions:
+            async with self.db.write_lock():
+                await (
+                    Session.update({Session.ended_at: self.clock()})
+                    .where((Session.grant == grant_id) & Session.ended_at.is_null())
+                    .run()
+                )
+        return len(sessions)
+
+    async def revoke(self, grant_id: int, reason: str = "revoked") -> None:
+        """Take the grant away: off the router (durably, retried) and never re-applied."""
+        await self.get(grant_id)
+        await self._finish([grant_id], GrantState.REVOKED, reason)
+
+    async def end(self, grant_ids: list[int], reason: str) -> None:
+        """Time or data ran out: mark ended and remove the users from their routers."""
+        await self._finish(grant_ids, GrantState.ENDED, reason)
+
+    async def _finish(self, grant_ids: list[int], state: str, reason: str) -> None:
+        if not grant_ids:
+            return
+        now = self.clock()
+        async with self.db.write_lock():
+            await (
+                Grant.update({Grant.state: state, Grant.ended_at: now, Grant.end_reason: reason})
+                .where(Grant.id.is_in(grant_ids) & Grant.state.is_in(list(GrantState.LIVE)))
+                .run()
+            )
+        for grant_id in grant_ids:
+            await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
+
+    async def _update(self, grant_id: int, values: dict[Any, Any]) -> None:
+        async with self.db.write_lock():
+            await Grant.update(values).where(Grant.id == grant_id).run()
+
+    async def _queue(self, kind: str, grant_id: int, version: int) -> None:
+        payload = {"grant": grant_id, "version": version}
+        await self.jobs.enqueue(kind, payload, key=f"{kind}:{grant_id}:{version}")
+
+    # --- jobs ----------------------------------------------------------------------------------
+
+    def spec(self, grant: dict[str, Any], *, with_device: bool = False) -> GrantSpec:
+        return GrantSpec(
+            username=grant["username"],
+            password=grant["password"],
+            profile=profile_name(grant["profile"], grant["down_bps"], grant["up_bps"], grant["devices"]),
+            seconds=grant["seconds"],
+            bytes_total=grant["bytes_total"],
+            down_bps=grant["down_bps"],
+            up_bps=grant["up_bps"],
+            devices=grant["devices"],
+            mac=grant["mac"],
+            ip=grant["ip"] if with_device else None,
+        )
+
+    async def _router_for(self, grant: dict[str, Any]) -> PooledRouter:
+        if grant["router"]:  # already on a router: its user lives there
+            return self.pool.get(grant["router"])
+        return await self.pool.place(grant["router_hint"], grant["site"])
+
+    async def _apply_job(self, ctx: JobContext) -> None:
+        grant_id = int(ctx.payload["grant"])
+        grant = await self.get(grant_id, with_password=True)
+        live = grant["state"] in GrantState.LIVE
+        if not live or grant["applied_version"] >= grant["version"]:
+            return
+        try:
+            router = await self._router_for(grant)
+        except NoRouterAvailable as exc:
+            await self._note_error(grant_id, str(exc))
+            raise JobFailed(str(exc)) from None
+        try:
+            await router.driver.grant(router.target, self.spec(grant))
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            await self._note_error(grant_id, str(exc))
+            raise JobFailed(str(exc)) from None
+        except RouterRefused as exc:
+            await self._note_error(grant_id, str(exc))
+            raise JobFailed(str(exc)) from None
+        now = self.clock()
+        values: dict[Any, Any] = {
+            Grant.state: GrantState.ACTIVE,
+            Grant.router: router.name,
+            Grant.applied_version: grant["version"],
+            Grant.last_error: None,
+        }
+        if grant["applied_at"] is None:
+            values[Grant.applied_at] = now
+            if grant["seconds"]:
+                values[Grant.expires_at] = now + grant["seconds"]
+        async with self.db.write_lock():
+            await (
+                Grant.update(values)
+                .where((Grant.id == grant_id) & Grant.state.is_in(list(GrantState.LIVE)))
+                .run()
+            )
+        log.info("grant #%s applied on %s (version %s)", grant_id, router.name, grant["version"])
+        fresh = await self.get(grant_id)
+        if fresh["state"] not in GrantState.LIVE:  # revoked meanwhile
+            await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:late:{now}")
+            return
+        if grant["mac"] and grant["ip"]:
+            await self._login(router, grant)
+
+    async def _login(self, router: PooledRouter, grant: dict[str, Any]) -> None:
+        """Log the known device in; a refusal (device gone, limit reached) is kept, not retried."""
+        try:
+            await router.driver.login(
+                router.target, grant["username"], grant["password"], grant["mac"], grant["ip"]
+            )
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            raise JobFailed(str(exc)) from None
+        except RouterRefused as exc:
+            await self._note_error(grant["id"], f"device login refused: {exc}")
+
+    async def _revoke_job(self, ctx: JobContext) -> None:
+        grant = await self.get(int(ctx.payload["grant"]))
+        if not grant["router"]:
+            return
+        router = self.pool.get(grant["router"])
+        try:
+            await router.driver.revoke(router.target, grant["username"])
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            raise JobFailed(str(exc)) from None
+
+    async def _speed_job(self, ctx: JobContext) -> None:
+        grant = await self.get(int(ctx.payload["grant"]))
+        if grant["state"] != GrantState.ACTIVE or not grant["router"]:
+            return
+        router = self.pool.get(grant["router"])
+        await self.apply_speed(router, grant, grant["speed_factor"])
+
+    async def apply_speed(self, router: PooledRouter, grant: dict[str, Any], factor: float) -> None:
+        """Set a grant's live speed to its package speed times `factor` (fair usage), floored."""
+        down = effective_speed(grant["down_bps"], factor, self.fair_usage.floor_down_bps)
+        up = effective_speed(grant["up_bps"], factor, self.fair_usage.floor_up_bps)
+        try:
+            await router.driver.set_speed(router.target, grant["username"], down, up)
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            raise JobFailed(str(exc)) from None
+
+    async def _note_error(self, grant_id: int, message: str) -> None:
+        await self._update(grant_id, {Grant.last_error: message[:300]})

@@ -1,0 +1,294 @@
+"""Usage sync: read every router's active sessions, reconcile them with the database, end
+grants whose time or data ran out, and apply the fair-usage policy.
+
+Cost per cycle is linear in active sessions: one read per router, one query for the open
+sessions of that router, one for the grants named, bulk inserts and one write per changed row,
+all inside one transaction per router (SQLite's single writer, PostgreSQL alike).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hotspot.access.grants import GrantService
+from hotspot.access.tables import Grant, GrantState, Session
+from hotspot.config import FairUsageSettings
+from hotspot.contracts import ActiveSession, SessionChanged
+from hotspot.db import Database
+from hotspot.errors import RouterUnreachable
+from hotspot.jobs import JobContext
+from hotspot.routers.pool import PooledRouter, RouterPool
+from hotspot.routers.tables import FairUsageChange
+
+__all__ = ["RouterSync", "UsageSync"]
+
+log = logging.getLogger("hotspot.access")
+CHUNK = 500
+
+
+@dataclass
+class RouterSync:
+    """What one router's sync did (for logs, the bench and tests)."""
+
+    router: str
+    online: int = 0
+    started: int = 0
+    updated: int = 0
+    ended: int = 0
+    exhausted: list[int] = field(default_factory=list)
+    writes: int = 0
+    factor: float = 1.0
+    error: str | None = None
+
+
+class UsageSync:
+    def __init__(
+        self,
+        db: Database,
+        pool: RouterPool,
+        grants: GrantService,
+        *,
+        fair_usage: FairUsageSettings | None = None,
+        emit: Callable[..., Awaitable[Any]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.pool = pool
+        self.grants = grants
+        self.fair_usage = fair_usage or FairUsageSettings()
+        self.emit = emit
+        self.clock = clock
+
+    async def job(self, ctx: JobContext) -> None:
+        await self.run()
+
+    async def run(self) -> list[RouterSync]:
+        """Sync every router, then end the grants whose time is up."""
+        results = [await self.sync_router(router) for router in self.pool.routers.values()]
+        await self.expire_due()
+        return results
+
+    async def expire_due(self) -> list[int]:
+        rows = (
+            await Grant.select(Grant.id)
+            .where((Grant.state == GrantState.ACTIVE) & (Grant.expires_at <= self.clock()))
+            .run()
+        )
+        ids = [int(r["id"]) for r in rows]
+        if ids:
+            log.info("%s grant(s) reached their time limit", len(ids))
+            await self.grants.end(ids, "time")
+        return ids
+
+    async def sync_router(self, router: PooledRouter) -> RouterSync:
+        result = RouterSync(router.name)
+        try:
+            online = await router.driver.active_sessions(router.target)
+            counters = {u.username: u for u in await router.driver.user_usage(router.target)}
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            result.error = str(exc)
+            return result
+        now = self.clock()
+        result.online = len(online)
+        open_rows = (
+            await Session.select().where((Session.router == router.name) & Session.ended_at.is_null()).run()
+        )
+        by_key = {(r["router_session_id"], r["mac"]): r for r in open_rows}
+        grants = await self._grants_named({s.username for s in online} | set(counters))
+
+        new_rows: list[Session] = []
+        updates: list[tuple[int, ActiveSession]] = []
+        ended_ids: list[int] = []
+        live: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # per user: in, out, uptime online now
+        events: list[SessionChanged] = []
+        for session in online:
+            grant = grants.get(session.username)
+            if grant is None:
+                continue  # a user this box did not create
+            row = by_key.pop((session.session_id, session.mac), None)
+            if row is not None and _grew(row, session):
+                if _changed(row, session):
+                    updates.append((row["id"], session))
+            else:
+                if row is not None:  # counters went back: the router reused the id for a new session
+                    ended_ids.append(row["id"])
+                new_rows.append(_new_session(grant["id"], router.name, session, now))
+                events.append(SessionChanged(str(grant["id"]), router.name, session.mac, True, _at(now)))
+            total = live[session.username]
+            total[0] += session.bytes_in
+            total[1] += session.bytes_out
+            total[2] += session.uptime_seconds
+        for row in by_key.values():
+            ended_ids.append(row["id"])
+            events.append(
+                SessionChanged(str(row["grant"]), router.name, row["mac"], False, _at(now), "offline")
+            )
+
+        async with self.db.transaction():
+            if new_rows:
+                await Session.insert(*new_rows).run()
+                result.writes += 1
+            for row_id, session in updates:
+                await (
+                    Session.update(
+                        {
+                            Session.bytes_in: session.bytes_in,
+                            Session.bytes_out: session.bytes_out,
+                            Session.uptime_seconds: session.uptime_seconds,
+                            Session.last_seen_at: now,
+                            Session.ip: session.ip,
+                        }
+                    )
+                    .where(Session.id == row_id)
+                    .run()
+                )
+            result.writes += len(updates)
+            if ended_ids:
+                await Session.update({Session.ended_at: now}).where(Session.id.is_in(ended_ids)).run()
+                result.writes += 1
+            for username, grant in grants.items():
+                # The router's user counters hold ended sessions; live sessions are added on top.
+                # Totals never go back (a router reboot or a re-created user resets its counters).
+                before = (grant["bytes_in"], grant["bytes_out"], grant["uptime_seconds"])
+                ended = counters.get(username)
+                online_now = live.get(username, [0, 0, 0])
+                after = (
+                    max(before[0], online_now[0] + (ended.bytes_in if ended else 0)),
+                    max(before[1], online_now[1] + (ended.bytes_out if ended else 0)),
+                    max(before[2], online_now[2] + (ended.uptime_seconds if ended else 0)),
+                )
+                if after != before:
+                    values: dict[Any, Any] = {
+                        Grant.bytes_in: after[0],
+                        Grant.bytes_out: after[1],
+                        Grant.uptime_seconds: after[2],
+                    }
+                    await Grant.update(values).where(Grant.id == grant["id"]).run()
+                    grant.update(bytes_in=after[0], bytes_out=after[1], uptime_seconds=after[2])
+                    result.writes += 1
+        result.started, result.updated, result.ended = len(new_rows), len(updates), len(ended_ids)
+
+        result.exhausted = [
+            g["id"]
+            for g in grants.values()
+            if g["bytes_total"]
+            and g["state"] == GrantState.ACTIVE
+            and g["bytes_in"] + g["bytes_out"] >= g["bytes_total"]
+        ]
+        if result.exhausted:
+            await self.grants.end(result.exhausted, "data")
+        await self.pool.set_active_sessions(router.name, len(online))
+        result.factor = await self._fair_usage(router, len(online), grants)
+        if self.emit is not None:
+            for event in events:
+                await self.emit("session_changed", event=event)
+        return result
+
+    async def _grants_named(self, usernames: set[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        names = sorted(usernames)
+        for start in range(0, len(names), CHUNK):
+            rows = (
+                await Grant.select(
+                    Grant.id,
+                    Grant.username,
+                    Grant.state,
+                    Grant.bytes_total,
+                    Grant.bytes_in,
+                    Grant.bytes_out,
+                    Grant.uptime_seconds,
+                    Grant.down_bps,
+                    Grant.up_bps,
+                    Grant.speed_factor,
+                )
+                .where(Grant.username.is_in(names[start : start + CHUNK]))
+                .run()
+            )
+            found.update({r["username"]: dict(r) for r in rows})
+        return found
+
+    async def _fair_usage(
+        self, router: PooledRouter, online: int, grants: dict[str, dict[str, Any]]
+    ) -> float:
+        """Step speeds down when the router is crowded and back up when it is not; log every change."""
+        factor = self.fair_usage.factor_for(online)
+        current = await self.pool.speed_factor(router.name)
+        if factor == current:
+            return factor
+        changed = 0
+        for grant in grants.values():
+            if grant["state"] != GrantState.ACTIVE or not (grant["down_bps"] or grant["up_bps"]):
+                continue
+            try:
+                await self.grants.apply_speed(router, grant, factor)
+            except Exception as exc:  # one refusal must not leave the rest at the wrong speed
+                log.warning("fair usage: could not change %s on %s: %s", grant["username"], router.name, exc)
+                continue
+            changed += 1
+        async with self.db.transaction():
+            await (
+                Grant.update({Grant.speed_factor: factor})
+                .where((Grant.router == router.name) & (Grant.state == GrantState.ACTIVE))
+                .run()
+            )
+            await FairUsageChange.insert(
+                FairUsageChange(
+                    router=router.name,
+                    at=self.clock(),
+                    active_users=online,
+                    factor_before=current,
+                    factor_after=factor,
+                    sessions_changed=changed,
+                )
+            ).run()
+        await self.pool.set_speed_factor(router.name, factor)
+        log.info(
+            "fair usage on %s: %s users online, speed factor %.2f -> %.2f (%s sessions changed)",
+            router.name,
+            online,
+            current,
+            factor,
+            changed,
+        )
+        return factor
+
+
+def _grew(row: dict[str, Any], session: ActiveSession) -> bool:
+    return bool(
+        session.bytes_in >= row["bytes_in"]
+        and session.bytes_out >= row["bytes_out"]
+        and session.uptime_seconds >= row["uptime_seconds"]
+    )
+
+
+def _changed(row: dict[str, Any], session: ActiveSession) -> bool:
+    return bool(
+        (session.bytes_in, session.bytes_out, session.uptime_seconds, session.ip)
+        != (row["bytes_in"], row["bytes_out"], row["uptime_seconds"], row["ip"])
+    )
+
+
+def _new_session(grant_id: int, router: str, session: ActiveSession, now: float) -> Session:
+    return Session(
+        grant=grant_id,
+        router=router,
+        router_session_id=session.session_id,
+        mac=session.mac,
+        ip=session.ip,
+        started_at=now - session.uptime_seconds,
+        last_seen_at=now,
+        uptime_seconds=session.uptime_seconds,
+        bytes_in=session.bytes_in,
+        bytes_out=session.bytes_out,
+    )
+
+
+def _at(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC)
