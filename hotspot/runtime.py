@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from hotspot import __version__
 from hotspot.access.grants import GrantService
 from hotspot.access.usage import UsageSync
-from hotspot.config import Settings
+from hotspot.config import Settings, secret_key
 from hotspot.contracts import Health
 from hotspot.db import Database, all_tables, migrate
 from hotspot.errors import StartupRefused, StorageError
@@ -34,6 +34,8 @@ from hotspot.jobs import JobContext, Jobs
 from hotspot.locks import Locks, MemoryLocks, RedisLocks
 from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
 from hotspot.routers import RouterPool
+from hotspot.routers.store import RouterStore
+from hotspot.secrets_box import SecretBox
 
 __all__ = ["HealthGroup", "Hotspot", "check_process_layout"]
 
@@ -64,6 +66,7 @@ class Hotspot:
     locks: Locks
     jobs: Jobs
     routers: RouterPool
+    router_store: RouterStore
     grants: GrantService
     usage: UsageSync
     redis: Redis | None = None
@@ -111,9 +114,14 @@ class Hotspot:
             settings=settings.router_pool,
             write_lock=db.write_lock,
         )
+        router_store = RouterStore(
+            db, routers, settings.routers, registry.router_drivers, SecretBox(secret_key(settings))
+        )
         grants = GrantService(db, jobs, routers, fair_usage=settings.fair_usage)
         usage = UsageSync(db, routers, grants, fair_usage=settings.fair_usage)
-        hotspot = cls(settings, registry, db, stores, channels, locks, jobs, routers, grants, usage, redis)
+        hotspot = cls(
+            settings, registry, db, stores, channels, locks, jobs, routers, router_store, grants, usage, redis
+        )
         hotspot.installed = dict(installed or {})
         routers.emit = grants.emit = usage.emit = hotspot.emit
         grants.register_jobs()
@@ -124,6 +132,7 @@ class Hotspot:
         return hotspot
 
     async def _check_routers(self, ctx: JobContext) -> None:
+        await self.router_store.refresh_pool()  # routers another process added in the admin
         await self.routers.check()
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -133,6 +142,7 @@ class Hotspot:
         await self.db.open(all_tables())
         if self.settings.database.migrate_on_start:
             await migrate(self.db)
+        await self.router_store.refresh_pool()
         if self.redis is not None:
             try:
                 await self.redis.ping()

@@ -4,12 +4,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from hotspot.routers.tables import FairUsageChange, RouterStatus
+from hotspot.routers.tables import FairUsageChange, RouterRecord, RouterStatus
 
 APP_CONFIG = AppConfig(
     app_name="hotspot_routers",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[RouterStatus, FairUsageChange],
+    table_classes=[RouterStatus, FairUsageChange, RouterRecord],
     migration_dependencies=[],
     commands=[],
 )

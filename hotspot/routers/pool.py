@@ -62,11 +62,11 @@ class RouterPool:
         self._write_lock = write_lock or contextlib.nullcontext
         self.emit = emit
         self.clock = clock
-        problems: list[ConfigProblem] = []
+        self.drivers = drivers
         self.routers: dict[str, PooledRouter] = {}
+        problems: list[ConfigProblem] = []
         for index, router in enumerate(routers):
-            driver = drivers.get(router.driver)
-            if driver is None:
+            if router.driver not in drivers:
                 known = ", ".join(sorted(drivers)) or "none: enable a router plugin under plugins:"
                 problems.append(
                     ConfigProblem(
@@ -75,7 +75,14 @@ class RouterPool:
                         source,
                     )
                 )
-                continue
+        if problems:
+            raise ConfigError(problems)
+        self.reload(routers)
+
+    def reload(self, routers: list[RouterSettings]) -> None:
+        """Replace the set of routers (config + admin); drivers were checked when each was added."""
+        pooled: dict[str, PooledRouter] = {}
+        for router in routers:
             target = RouterTarget(
                 name=router.name,
                 host=router.host,
@@ -84,9 +91,8 @@ class RouterPool:
                 password=router.password.get_secret_value(),
                 use_tls=router.tls,
             )
-            self.routers[router.name] = PooledRouter(router, driver, target)
-        if problems:
-            raise ConfigError(problems)
+            pooled[router.name] = PooledRouter(router, self.drivers[router.driver], target)
+        self.routers = pooled
 
     def get(self, name: str) -> PooledRouter:
         try:

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from piccolo.columns import DoublePrecision, Integer, Varchar
+from piccolo.columns import Boolean, DoublePrecision, Integer, Text, Varchar
 from piccolo.table import Table
 
-__all__ = ["FairUsageChange", "RouterStatus"]
+__all__ = ["FairUsageChange", "RouterRecord", "RouterStatus"]
+
+
+class RouterRecord(Table, tablename="hotspot_router"):
+    """A router the owner added in the admin (routers in config.yaml are not stored here)."""
+
+    name = Varchar(length=64, unique=True)
+    driver = Varchar(length=32, default="mikrotik")
+    host = Varchar(length=255)
+    port = Integer(default=8728)
+    username = Varchar(length=64)
+    password_sealed = Text()  # encrypted with the box's secret key (hotspot.secrets_box)
+    tls = Boolean(default=False)
+    site = Varchar(length=64, default="default")
+    weight = Integer(default=1)
+    latitude = DoublePrecision(null=True, default=None)
+    longitude = DoublePrecision(null=True, default=None)
+    enabled = Boolean(default=True)
+    created_at = DoublePrecision()
+    updated_at = DoublePrecision()
 
 
 class RouterStatus(Table, tablename="hotspot_router_status"):

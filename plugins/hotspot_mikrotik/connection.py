@@ -66,7 +66,7 @@ class Connections:
 
     def __init__(self, settings: MikrotikSettings) -> None:
         self.settings = settings
-        self._apis: dict[str, AsyncApi] = {}
+        self._apis: dict[str, tuple[_Key, AsyncApi]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def _ssl(self, target: RouterTarget) -> ssl.SSLContext | None:
@@ -107,10 +107,16 @@ class Connections:
         lock = self._locks.setdefault(target.name, asyncio.Lock())
         async with lock:
             for attempt in (1, 2):
-                api = self._apis.get(target.name)
-                if api is None:
-                    api = await self._connect(target)
-                    self._apis[target.name] = api
+                cached = self._apis.get(target.name)
+                if cached is not None and cached[0] != _key(
+                    target
+                ):  # edited in the admin: new address or login
+                    await self._drop(target.name)
+                    cached = None
+                if cached is None:
+                    cached = (_key(target), await self._connect(target))
+                    self._apis[target.name] = cached
+                api = cached[1]
                 try:
                     async with asyncio.timeout(self.settings.command_timeout):
                         return await work(api)
@@ -123,14 +129,22 @@ class Connections:
             raise AssertionError("unreachable")  # pragma: no cover
 
     async def _drop(self, name: str) -> None:
-        api = self._apis.pop(name, None)
-        if api is not None:
+        cached = self._apis.pop(name, None)
+        if cached is not None:
             with contextlib.suppress(Exception):  # already broken: closing is best effort
-                await asyncio.wait_for(api.close(), timeout=1)
+                await asyncio.wait_for(cached[1].close(), timeout=1)
 
     async def close(self) -> None:
         for name in list(self._apis):
             await self._drop(name)
+
+
+_Key = tuple[str, int, str, str, bool]
+
+
+def _key(target: RouterTarget) -> _Key:
+    """What a connection was opened with; a change means a new connection."""
+    return (target.host, target.port, target.username, target.password, target.use_tls)
 
 
 def _where(target: RouterTarget) -> str:
