@@ -324,3 +324,36 @@ async def test_usage_is_recorded_per_grant_and_device(box: Box) -> None:
     [session] = await Session.select().run()
     assert session["ended_at"] is not None
     assert (await Grant.count().run()) == 1
+
+
+async def test_recurring_checks_and_sync_run_as_jobs_and_announce_changes(box: Box) -> None:
+    events: list[tuple[str, Any]] = []
+
+    async def capture(hook: str, **kwargs: Any) -> list[Any]:
+        events.append((hook, kwargs["event"]))
+        return []
+
+    box.hotspot.routers.emit = box.hotspot.usage.emit = capture
+    assert {"routers.check", "usage.sync", "grant.apply", "grant.revoke", "grant.speed"} <= set(
+        box.hotspot.jobs.kinds
+    )
+    box.main.add_host(MAC1, "10.5.50.11")
+    grant_id = await box.hotspot.grants.request(package())
+    await box.hotspot.jobs.ensure_schedules()
+    await box.settle()  # the apply job, the first router check and the first usage sync (in parallel)
+    box.later(box.hotspot.settings.router_pool.usage_sync_seconds + 1)
+    await box.settle()  # the next sync sees the device online
+    health = await box.hotspot.routers.health()
+    assert health["cafe-main"].status == "ok" and health["cafe-main"].facts["active_sessions"] == 1
+    changes = [(e.router, e.previous, e.current) for hook, e in events if hook == "router_status_changed"]
+    assert ("cafe-main", None, "ok") in changes and ("cafe-back", None, "ok") in changes
+    started = [e for hook, e in events if hook == "session_changed"]
+    assert [(e.grant_id, e.mac, e.started) for e in started] == [(str(grant_id), MAC1, True)]
+
+    await box.main.stop()  # the router loses power: open connections die, new ones are refused
+    box.later(box.hotspot.settings.router_pool.health_seconds + 1)
+    await box.settle()
+    assert ("cafe-main", "ok", "down") in [
+        (e.router, e.previous, e.current) for h, e in events if h == "router_status_changed"
+    ]
+    assert (await box.hotspot.routers.health())["cafe-main"].status == "down"
