@@ -164,10 +164,16 @@ class RouterPool:
             old = rows[0]["status"] if rows else None
             if status is not None and old != status:
                 values = {**values, "changed_at": self.clock()}
-            if rows:
-                await RouterStatus.update(values).where(RouterStatus.name == name).run()
-            else:
-                await RouterStatus.insert(RouterStatus(name=name, **values)).run()
+            # Atomic: another process (or a concurrent job) may be creating the same row.
+            await (
+                RouterStatus.insert(RouterStatus(name=name, **values))
+                .on_conflict(
+                    target=RouterStatus.name,
+                    action="DO UPDATE",
+                    values=[(getattr(RouterStatus, key), value) for key, value in values.items()],
+                )
+                .run()
+            )
         return str(old) if old is not None else None
 
     async def mark_down(self, name: str, reason: str) -> None:

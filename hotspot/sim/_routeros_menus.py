@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hotspot.sim._routeros_device_mode import FEATURES
 from hotspot.sim._routeros_values import Field, FieldKind
 
 __all__ = ["MENUS", "Menu"]
@@ -346,6 +347,27 @@ _RESOURCE = _menu(
     singleton=True,
 )
 
+# RouterOS 7.17+ only (the router hides it on older versions). Changing it needs a button press
+# or a power cycle on the router itself, so the simulator offers only print; tests change it
+# with RouterOSSimulator.device_mode().
+_DEVICE_MODE = _menu(
+    "/system/device-mode",
+    {
+        "mode": Field(readonly=True),
+        "allowed-versions": Field(readonly=True),
+        "flagged": _RO_FALSE,
+        "flagging-enabled": Field("bool", "true", readonly=True),
+        **{name: Field("bool", readonly=True) for name in FEATURES},
+        "install-any-version": _RO_FALSE,
+        "partitions": _RO_FALSE,
+        "routerboard": _RO_FALSE,
+        "attempt-count": Field("int", "0", readonly=True),
+    },
+    _PRINT,
+    name_field=None,
+    singleton=True,
+)
+
 _INTERFACE = _menu(
     "/interface",
     {
@@ -388,6 +410,7 @@ MENUS: dict[str, Menu] = {
         _QUEUE,
         _IDENTITY,
         _RESOURCE,
+        _DEVICE_MODE,
         _INTERFACE,
     )
 }

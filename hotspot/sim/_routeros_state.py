@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from hotspot.sim._routeros_device_mode import FIRST_VERSION, NOT_ALLOWED, DeviceMode
 from hotspot.sim._routeros_menus import MENUS, Menu
 from hotspot.sim._routeros_query import compile_query
 from hotspot.sim._routeros_values import (
@@ -28,6 +29,7 @@ from hotspot.sim._routeros_values import (
     parse_mac,
     parse_rate_limit,
     parse_rate_pair,
+    version_tuple,
 )
 
 __all__ = ["DEFAULT_DEMAND", "Logout", "Result", "Router"]
@@ -165,6 +167,7 @@ class Router:
         board_name: str = "hAP ac^2",
         clock: Callable[[], float] = time.monotonic,
         login_by: str = "http-chap",
+        device_mode: str | None = None,
     ) -> None:
         self._clock = clock
         self._offset = 0.0
@@ -175,6 +178,12 @@ class Router:
         self.cpu_load = 2
         self.login_by = login_by
         self.identity = identity
+        # /system/device-mode exists from 7.17 on; None before (the menu is then unknown).
+        self.device_mode: DeviceMode | None = None
+        if version_tuple(version) >= FIRST_VERSION:
+            self.device_mode = DeviceMode(device_mode or "enterprise")
+        elif device_mode is not None:
+            raise ValueError(f"RouterOS {version} has no device-mode (it came with 7.17)")
         self.default_demand = DEFAULT_DEMAND
         self.demand: dict[str, tuple[int, int]] = {}
         self.tables: dict[str, Table] = {
@@ -324,6 +333,16 @@ class Router:
                 return item
         return None
 
+    def menu(self, path: str) -> Menu | None:
+        """The menu at `path` if this router's version has it."""
+        if path == "/system/device-mode" and self.device_mode is None:
+            return None
+        return MENUS.get(path)
+
+    def allows(self, feature: str) -> bool:
+        """Whether device-mode lets `feature` (e.g. "hotspot") work; always so before 7.17."""
+        return self.device_mode is None or self.device_mode.allows(feature)
+
     def host_by_mac(self, mac: str) -> Host | None:
         return next((host for host in self.hosts.values() if host.mac == mac), None)
 
@@ -388,7 +407,7 @@ class Router:
     def execute(self, command: str, attrs: dict[str, str], queries: list[str]) -> Result:
         """Run one API command (already split into attributes and query words)."""
         menu_path, _, verb = command.rpartition("/")
-        menu = MENUS.get(menu_path)
+        menu = self.menu(menu_path)
         if menu is None:
             raise Trap("no such command prefix", 0)
         if verb not in menu.verbs:
@@ -405,7 +424,9 @@ class Router:
     def rows(self, path: str) -> list[dict[str, str]]:
         """Every item of a menu as print shows it (all properties)."""
         self.sync()
-        menu = MENUS[path]
+        menu = self.menu(path)
+        if menu is None:
+            raise KeyError(path)
         if path == "/ip/hotspot/active":
             return [self._session_row(s) for s in self.sessions.values()]
         if path == "/ip/hotspot/host":
@@ -414,6 +435,8 @@ class Router:
             return [{"name": self.identity}]
         if path == "/system/resource":
             return [self._resource_row()]
+        if path == "/system/device-mode" and self.device_mode is not None:
+            return [self.device_mode.row()]
         return [self._item_row(menu, item) for item in self.tables[path].items.values()]
 
     def _print(self, menu: Menu, attrs: dict[str, str], queries: list[str]) -> Result:
@@ -827,6 +850,8 @@ class Router:
         for arg in attrs:
             if arg not in allowed:
                 raise Trap(f"unknown parameter {arg}")
+        if not self.allows("hotspot"):
+            raise Trap(NOT_ALLOWED)
         name = attrs.get("user")
         if not name:
             raise Trap("missing value(s) of argument(s) user", 1)
@@ -936,6 +961,17 @@ class Router:
         return table.add(props, dynamic=True).id
 
     # --- direct access for tests --------------------------------------------------------------
+
+    def set_device_mode(self, mode: str | None = None, features: dict[str, bool] | None = None) -> None:
+        """Change device-mode as if confirmed on the router: a real change restarts it, ending sessions."""
+        if self.device_mode is None:
+            raise ValueError(f"RouterOS {self.version} has no device-mode (it came with 7.17)")
+        self.sync()
+        before = self.device_mode.row()
+        self.device_mode.update(mode, features)
+        if self.device_mode.row() != before:
+            for session in list(self.sessions.values()):
+                self.end_session(session, "reboot")
 
     def set_demand(self, mac: str, down_bps: int, up_bps: int) -> None:
         self.sync()

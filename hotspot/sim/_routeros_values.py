@@ -28,6 +28,7 @@ __all__ = [
     "parse_mac",
     "parse_rate_limit",
     "parse_rate_pair",
+    "version_tuple",
 ]
 
 FieldKind = Literal[
@@ -173,6 +174,12 @@ def parse_bytes(text: str) -> int:
     if not match:
         raise ValueError(f"not a byte count: {text!r}")
     return int(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(7, 16, 2) from `7.16.2 (stable)`; (0,) when the text has no version number."""
+    match = re.match(r"(\d+(?:\.\d+)*)", version.strip())
+    return tuple(int(part) for part in match.group(1).split(".")) if match else (0,)
 
 
 def format_id(number: int) -> str:

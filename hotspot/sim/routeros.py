@@ -12,7 +12,9 @@ replies and error texts follow RouterOS 7 (see the research notes, sections 1 an
         sim.advance(600)                                      # ten minutes of browsing
 
 Faults (refused/hung connections, traps, dropped or slow replies) are switched on at runtime via
-`sim.faults` to exercise a driver's error handling.
+`sim.faults` to exercise a driver's error handling. From version 7.17 on the router also has
+`/system/device-mode` (see `device_mode`): in `home` mode, or with `sim.device_mode(hotspot=False)`,
+hotspot logins fail with "not allowed by device-mode".
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import importlib
 import ipaddress
 import logging
 import os
-import re
 import shutil
 import ssl
 import subprocess
@@ -38,11 +39,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
+from hotspot.sim._routeros_device_mode import MODES as DEVICE_MODES
 from hotspot.sim._routeros_state import Logout, Router
-from hotspot.sim._routeros_values import Trap
+from hotspot.sim._routeros_values import Trap, version_tuple
 from hotspot.sim._routeros_wire import FramingError, SentenceDecoder, encode_sentence
 
-__all__ = ["Faults", "Logout", "RouterOSSimulator", "Trap", "self_signed_context"]
+__all__ = ["DEVICE_MODES", "Faults", "Logout", "RouterOSSimulator", "Trap", "self_signed_context"]
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +161,6 @@ def _redact(words: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    match = re.match(r"(\d+(?:\.\d+)*)", version)
-    return tuple(int(part) for part in match.group(1).split(".")) if match else (0,)
-
-
 Sentence = list[str]
 
 
@@ -182,13 +179,17 @@ class RouterOSSimulator:
         empty_replies: bool | None = None,
         legacy_login: bool = False,
         max_log: int = 100_000,
+        device_mode: str | None = None,
     ) -> None:
+        """`device_mode` (RouterOS 7.17+ only; default enterprise): one of DEVICE_MODES."""
         self.username = username
         self.password = password
-        self.router = Router(identity=identity, version=version, board_name=board_name, clock=clock)
+        self.router = Router(
+            identity=identity, version=version, board_name=board_name, clock=clock, device_mode=device_mode
+        )
         self.faults = Faults()
         # RouterOS 7.18 started answering "nothing found" with !empty before !done.
-        self.empty_replies = _version_tuple(version) >= (7, 18) if empty_replies is None else empty_replies
+        self.empty_replies = version_tuple(version) >= (7, 18) if empty_replies is None else empty_replies
         self.legacy_login = legacy_login
         # Every sentence received, passwords redacted; trimmed so a long-running `hotspot sim` stays small.
         self.commands: list[tuple[str, ...]] = []
@@ -297,6 +298,19 @@ class RouterOSSimulator:
         """The phone leaves (DHCP lease gone): its host entry and any session end."""
         self.router.remove_host(mac)
 
+    def device_mode(self, mode: str | None = None, **features: bool) -> dict[str, str]:
+        """Change /system/device-mode (7.17+) and return it as printed; no arguments just reads it.
+
+        `mode` applies that mode's preset, then each feature (bandwidth_test= for bandwidth-test)
+        is switched on its own: `sim.device_mode(hotspot=False)` makes hotspot logins fail with
+        "not allowed by device-mode". On a router the change takes a reboot, so sessions end.
+        Raises ValueError before 7.17, or for an unknown mode or feature.
+        """
+        if mode is not None or features or self.router.device_mode is None:
+            changes = {name.replace("_", "-"): value for name, value in features.items()}
+            self.router.set_device_mode(mode, changes)
+        return self.router.rows("/system/device-mode")[0]
+
     def set_demand(self, mac: str, down_bps: int, up_bps: int) -> None:
         """How fast the device would like to download/upload (bits/s), before queues cap it."""
         self.router.set_demand(mac, down_bps, up_bps)
@@ -333,11 +347,20 @@ class RouterOSSimulator:
             await self._converse(reader, writer)
         except (ConnectionError, ssl.SSLError, OSError):
             pass
+        except asyncio.CancelledError:
+            # stop() ends connections this way. Ending normally rather than cancelled keeps
+            # Python 3.11's start_server callback from logging it as an unhandled exception.
+            if self._server is not None:
+                raise
         finally:
             self._connections.pop(task, None)
             writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except asyncio.CancelledError:
+                if self._server is not None:  # as above: stop() may cancel while closing
+                    raise
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")

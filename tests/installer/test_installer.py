@@ -30,6 +30,7 @@ ROOTFS = REPO / "appliance" / "rootfs"
 INSTALL = REPO / "installer" / "install.sh"
 UNINSTALL = REPO / "installer" / "uninstall.sh"
 BUILD = REPO / "appliance" / "build.sh"
+LIB = REPO / "installer" / "lib.sh"  # sourced by the three scripts above: output, run, options
 BACKUP = ROOTFS / "usr" / "local" / "lib" / "hotspot" / "backup.sh"
 SCRIPTS = [INSTALL, UNINSTALL, BUILD, BACKUP]
 UNIT_DIR = ROOTFS / "etc" / "systemd" / "system"
@@ -113,13 +114,31 @@ def test_script_parses_and_is_executable(script: Path) -> None:
 def test_shellcheck_is_clean() -> None:
     shellcheck = tool("shellcheck")
     result = subprocess.run(
-        [shellcheck, "--external-sources", "--severity=style", *map(str, SCRIPTS)],
+        [shellcheck, "--external-sources", "--severity=info", *map(str, [*SCRIPTS, LIB])],
+        cwd="/",  # the scripts' `source=` directives must not depend on where shellcheck runs
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lib_is_sourced_by_every_script_and_defined_nowhere_else() -> None:
+    result = subprocess.run(["bash", "-n", str(LIB)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    text = LIB.read_text()
+    assert text.startswith("# shellcheck shell=bash\n") and not os.access(LIB, os.X_OK), "sourced, never run"
+    assert "set -e" not in text and "exit 0" in text  # (the scripts set the shell options)
+    shared = re.findall(r"^([a-z_]+)\(\) \{", text, re.MULTILINE)
+    assert {"say", "note", "warn", "die", "usage", "run", "common_option", "refuse"} <= set(shared)
+    for script in (INSTALL, UNINSTALL, BUILD):
+        source = script.read_text()
+        assert re.search(
+            r'^\. "\$\(dirname "\$\(readlink -f "\$\{BASH_SOURCE\[0\]\}"\)"\)/.*lib\.sh"$', source, re.M
+        )
+        again = [name for name in shared if re.search(rf"^{name}\(\) \{{", source, re.MULTILINE)]
+        assert again == [], f"{script.name} defines again what lib.sh has: {again}"
 
 
 # --- install.sh --dry-run --------------------------------------------------------------------
@@ -148,6 +167,9 @@ def test_dry_run_plans_the_whole_install(fresh_plan: tuple[subprocess.CompletedP
         r"^install -D -m 0644 .*/hotspot-backup\.timer /etc/systemd/system/hotspot-backup\.timer$",
         r"^install -D -m 0644 .*/etc/systemd/system/hotspot\.service /etc/systemd/system/hotspot\.service$",
         r"^install -D -m 0755 .*/backup\.sh /usr/local/lib/hotspot/backup\.sh$",
+        r"^install -D -m 0644 .*/installer/lib\.sh /usr/local/lib/hotspot/lib\.sh$",  # before its users
+        r"^install -D -m 0755 .*/installer/install\.sh /usr/local/lib/hotspot/install\.sh$",
+        r"^install -D -m 0755 .*/installer/uninstall\.sh /usr/local/lib/hotspot/uninstall\.sh$",
         r"^ln -sfn /etc/nginx/sites-available/hotspot /etc/nginx/sites-enabled/hotspot$",
         r"^rm -f /etc/nginx/sites-enabled/default$",
         r"^nginx -t",
@@ -279,10 +301,47 @@ def test_bad_arguments(args: list[str], message: str, stubs: tuple[dict[str, str
     assert log.read_text() == ""
 
 
-def test_help(stubs: tuple[dict[str, str], Path]) -> None:
-    result = run_script(INSTALL, "--help", env=stubs[0])
-    assert result.returncode == 0
-    assert "--dry-run" in result.stdout and "set -euo" not in result.stdout
+@pytest.mark.parametrize(
+    ("script", "first_line"),
+    [
+        (INSTALL, "Install or update Hotspot"),
+        (UNINSTALL, "Remove Hotspot from this box"),
+        (BUILD, "Put Hotspot into an image's root filesystem"),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else "",
+)
+def test_help_and_unknown_options(script: Path, first_line: str, stubs: tuple[dict[str, str], Path]) -> None:
+    env, log = stubs
+    for flag in ("--help", "-h"):
+        result = run_script(script, flag, "--bogus", env=env)  # help first: the rest is not read
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(first_line)  # the script's own header, not lib.sh's
+        assert "--dry-run" in result.stdout and "set -euo" not in result.stdout
+    bogus = run_script(script, "--dry-run", "--bogus", env=env)
+    assert bogus.returncode == 1 and re.match(r"ERROR: unknown (argument|option): --bogus", bogus.stderr)
+    assert bogus.stdout == "" and log.read_text() == ""
+
+
+def test_installed_copies_run_without_the_checkout(
+    tmp_path: Path, stubs: tuple[dict[str, str], Path]
+) -> None:
+    """/usr/local/lib/hotspot holds install.sh, uninstall.sh and the lib.sh they source."""
+    env, log = stubs
+    lib_dir, elsewhere = tmp_path / "usr-local-lib-hotspot", tmp_path / "bin"
+    lib_dir.mkdir()
+    elsewhere.mkdir()
+    for script in (INSTALL, UNINSTALL, LIB):
+        shutil.copy2(script, lib_dir / script.name)
+    (elsewhere / "hotspot-uninstall").symlink_to(lib_dir / "uninstall.sh")  # lib.sh: next to the target
+
+    firstboot = run_script(lib_dir / "install.sh", "--dry-run", "--assume-fresh", "--firstboot", env=env)
+    assert firstboot.returncode == 0, firstboot.stdout + firstboot.stderr
+    index_of(actions(firstboot.stdout), r"^systemctl disable hotspot-firstboot\.service$")
+    for uninstall in (lib_dir / "uninstall.sh", elsewhere / "hotspot-uninstall"):
+        result = run_script(uninstall, "--dry-run", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        index_of(actions(result.stdout), r"^rm -rf /opt/hotspot /usr/local/lib/hotspot$")
+    assert log.read_text() == ""
 
 
 # --- uninstall.sh and build.sh ---------------------------------------------------------------

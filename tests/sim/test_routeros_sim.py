@@ -629,3 +629,81 @@ async def test_fault_slow_replies(sim: RouterOSSimulator) -> None:
     api = await connect(sim, timeout=2)
     assert len(await rows(api, "/system/resource/print")) == 1
     await api.close()
+
+
+# --- /system/device-mode (7.17+) ----------------------------------------------------------------
+
+
+async def test_device_mode_menu_is_unknown_before_7_17(sim: RouterOSSimulator, api: AsyncApi) -> None:
+    trap = await trap_of(rows(api, "/system/device-mode/print"))
+    assert trap.message == "no such command prefix"
+    with pytest.raises(ValueError, match="no device-mode"):
+        sim.device_mode(hotspot=False)
+    with pytest.raises(ValueError, match="no device-mode"):
+        RouterOSSimulator(USER, PASSWORD, version="7.16.2 (stable)", device_mode="home")
+    await plan(api)
+    await voucher(api)
+    sim.add_host(MAC1, IP1)
+    await login(api)  # nothing forbids the hotspot on older RouterOS
+    assert len(sim.active) == 1
+
+
+async def test_device_mode_prints_one_row_with_the_hotspot_allowed_by_default() -> None:
+    async with RouterOSSimulator(USER, PASSWORD, version="7.19.1 (stable)", clock=FakeClock()) as new:
+        client = await connect(new)
+        try:
+            [row] = await rows(client, "/system/device-mode/print")
+            assert row["mode"] == "enterprise" and row["hotspot"] is True and row["container"] is False
+            assert ".id" not in row and {"scheduler", "socks", "fetch", "romon", "zerotier"} <= set(row)
+            [picked] = await rows(client, "/system/device-mode/print", "=.proplist=mode,hotspot")
+            assert picked == {"mode": "enterprise", "hotspot": True}
+            await plan(client)
+            await voucher(client)
+            new.add_host(MAC1, IP1)
+            await login(client)
+            assert len(new.active) == 1
+        finally:
+            await client.close()
+
+
+async def test_home_device_mode_refuses_hotspot_logins() -> None:
+    async with RouterOSSimulator(
+        USER, PASSWORD, version="7.17 (stable)", clock=FakeClock(), device_mode="home"
+    ) as home:
+        client = await connect(home)
+        try:
+            [row] = await rows(client, "/system/device-mode/print")
+            assert row["mode"] == "home" and row["hotspot"] is False and row["fetch"] is False
+            await plan(client)
+            await voucher(client)
+            home.add_host(MAC1, IP1)
+            assert (await trap_of(login(client))).message == "not allowed by device-mode"
+            assert home.active == []
+            home.device_mode("advanced")
+            await login(client)
+            assert len(home.active) == 1
+        finally:
+            await client.close()
+
+
+async def test_turning_the_hotspot_off_ends_sessions_and_refuses_new_logins() -> None:
+    async with RouterOSSimulator(USER, PASSWORD, version="7.18.2 (stable)", clock=FakeClock()) as new:
+        client = await connect(new)
+        try:
+            await plan(client)
+            await voucher(client)
+            new.add_host(MAC1, IP1)
+            await login(client)
+            row = new.device_mode(hotspot=False, bandwidth_test=False)
+            assert (
+                row["mode"] == "enterprise" and row["hotspot"] == "false" and row["bandwidth-test"] == "false"
+            )
+            assert new.active == [] and new.logouts[-1].cause == "reboot"  # confirming it restarts the router
+            assert (await trap_of(login(client))).message == "not allowed by device-mode"
+            assert new.device_mode()["hotspot"] == "false"
+            with pytest.raises(ValueError, match="unknown device-mode"):
+                new.device_mode("office")
+            with pytest.raises(ValueError, match="unknown device-mode feature"):
+                new.device_mode(teleport=True)
+        finally:
+            await client.close()

@@ -31,7 +31,9 @@ async def hotspot(make_settings: Any) -> AsyncIterator[Hotspot]:
         {
             "jobs": {"enabled": False},
             "plugins": {"mikrotik": {"enabled": True, "connect_timeout": 1, "command_timeout": 1}},
-            "routers": [{"name": "from-yaml", "host": "127.0.0.1", "port": 1, "username": "a", "password": "b"}],
+            "routers": [
+                {"name": "from-yaml", "host": "127.0.0.1", "port": 1, "username": "a", "password": "b"}
+            ],
         },
         plugins=settings_models(discover()),
     )
@@ -83,7 +85,9 @@ async def test_password_is_sealed_and_never_listed(hotspot: Hotspot, sim: Router
     assert "router-pass-123" not in str(listing)
 
 
-async def test_another_process_picks_the_router_up(hotspot: Hotspot, sim: RouterOSSimulator, make_settings: Any) -> None:
+async def test_another_process_picks_the_router_up(
+    hotspot: Hotspot, sim: RouterOSSimulator, make_settings: Any
+) -> None:
     await hotspot.router_store.save(router(sim))
     other_settings = hotspot.settings  # same config, same database, a second app process
     other: Hotspot = create_app(other_settings).state.hotspot

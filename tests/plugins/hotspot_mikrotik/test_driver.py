@@ -238,3 +238,39 @@ def test_units() -> None:
     assert normalise_mac("aa-bb-cc-dd-ee-ff") == "AA:BB:CC:DD:EE:FF"
     with pytest.raises(ValueError, match="not a MAC"):
         normalise_mac("nope")
+
+
+async def test_health_is_degraded_when_device_mode_forbids_the_hotspot(driver: MikrotikDriver) -> None:
+    async with RouterOSSimulator("hotspot-api", "s3cret", "home", version="7.18.2 (stable)") as home_sim:
+        home_sim.device_mode(hotspot=False)
+        health = await driver.health(target(home_sim, name="home"))
+        assert health.status == "degraded"
+        assert health.detail.startswith("device-mode forbids the hotspot")
+        assert "/system/device-mode/update hotspot=yes" in health.detail
+
+
+async def test_health_is_degraded_in_home_device_mode(driver: MikrotikDriver) -> None:
+    async with RouterOSSimulator(
+        "hotspot-api", "s3cret", "flat", version="7.17 (stable)", device_mode="home"
+    ) as home_sim:
+        health = await driver.health(target(home_sim, name="flat"))
+        assert health.status == "degraded" and "device-mode forbids the hotspot" in health.detail
+        home_sim.add_host(MAC1, IP1)
+        with pytest.raises(RouterCommandError, match="not allowed by device-mode"):
+            await driver.grant(target(home_sim, name="flat"), spec())  # the login must not pass silently
+        assert home_sim.active == []
+
+
+async def test_health_ignores_the_missing_device_mode_menu_before_7_17(
+    sim: RouterOSSimulator, driver: MikrotikDriver
+) -> None:
+    health = await driver.health(target(sim))  # 7.16.2: /system/device-mode/print traps
+    assert health.status == "ok" and "RouterOS 7.16.2" in health.detail
+    assert sim.sent("/system/device-mode/print") == [{}]
+
+
+async def test_health_is_ok_on_7_19_with_the_hotspot_allowed(driver: MikrotikDriver) -> None:
+    async with RouterOSSimulator("hotspot-api", "s3cret", "new", version="7.19 (stable)") as new_sim:
+        assert new_sim.device_mode()["hotspot"] == "true"
+        health = await driver.health(target(new_sim, name="new"))
+        assert health.status == "ok" and "RouterOS 7.19" in health.detail
