@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import librouteros
 import pytest
+from fakes import Clock
 from librouteros.api import AsyncApi
 from librouteros.connections import AsyncSocketTransport
 from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
@@ -35,17 +36,9 @@ USER, PASSWORD = "admin", "secret"
 MAC1, MAC2, IP1, IP2 = "AA:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:02", "10.5.50.23", "10.5.50.24"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def sim() -> AsyncIterator[RouterOSSimulator]:
-    async with RouterOSSimulator(USER, PASSWORD, "cafe-main", clock=FakeClock()) as simulator:
+    async with RouterOSSimulator(USER, PASSWORD, "cafe-main", clock=Clock(1000.0)) as simulator:
         yield simulator
 
 
@@ -649,7 +642,7 @@ async def test_device_mode_menu_is_unknown_before_7_17(sim: RouterOSSimulator, a
 
 
 async def test_device_mode_prints_one_row_with_the_hotspot_allowed_by_default() -> None:
-    async with RouterOSSimulator(USER, PASSWORD, version="7.19.1 (stable)", clock=FakeClock()) as new:
+    async with RouterOSSimulator(USER, PASSWORD, version="7.19.1 (stable)", clock=Clock(1000.0)) as new:
         client = await connect(new)
         try:
             [row] = await rows(client, "/system/device-mode/print")
@@ -668,7 +661,7 @@ async def test_device_mode_prints_one_row_with_the_hotspot_allowed_by_default() 
 
 async def test_home_device_mode_refuses_hotspot_logins() -> None:
     async with RouterOSSimulator(
-        USER, PASSWORD, version="7.17 (stable)", clock=FakeClock(), device_mode="home"
+        USER, PASSWORD, version="7.17 (stable)", clock=Clock(1000.0), device_mode="home"
     ) as home:
         client = await connect(home)
         try:
@@ -687,7 +680,7 @@ async def test_home_device_mode_refuses_hotspot_logins() -> None:
 
 
 async def test_turning_the_hotspot_off_ends_sessions_and_refuses_new_logins() -> None:
-    async with RouterOSSimulator(USER, PASSWORD, version="7.18.2 (stable)", clock=FakeClock()) as new:
+    async with RouterOSSimulator(USER, PASSWORD, version="7.18.2 (stable)", clock=Clock(1000.0)) as new:
         client = await connect(new)
         try:
             await plan(client)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from fakes import Clock
 
 from hotspot.access.grants import GrantRequest
 from hotspot.access.tables import Grant, Session
@@ -18,14 +19,6 @@ from hotspot.runtime import Hotspot
 from hotspot.sim.routeros import RouterOSSimulator
 
 MAC1, MAC2, MAC3 = "AA:BB:CC:00:00:01", "AA:BB:CC:00:00:02", "AA:BB:CC:00:00:03"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -7,19 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from fakes import Clock
 
 from hotspot.config import Settings
 from hotspot.db import Database, all_tables, migrate
 from hotspot.jobs import JobContext, JobFailed, Jobs, backoff
 from hotspot.jobs.tables import Job
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

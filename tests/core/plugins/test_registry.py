@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import IdleRouterDriver
 from litestar.testing import AsyncTestClient
 
 from hotspot import PluginSettings, hookimpl
@@ -101,25 +102,10 @@ async def test_gateway_from_third_party_runs_a_payment(registry: Any) -> None:
 
 
 def test_hook_register_router_drivers(registry: Any) -> None:
-    class Driver:
-        kind = "fake"
-
-        async def health(self, target: Any) -> Any: ...
-        async def grant(self, target: Any, spec: Any) -> None: ...
-        async def login(self, target: Any, username: str, password: str, mac: str, ip: str) -> None: ...
-        async def revoke(self, target: Any, username: str) -> None: ...
-        async def disconnect(self, target: Any, session_id: str) -> None: ...
-        async def set_speed(self, target: Any, username: str, down_bps: Any, up_bps: Any) -> None: ...
-        async def active_sessions(self, target: Any) -> list[Any]:
-            return []
-
-        async def user_usage(self, target: Any) -> list[Any]:
-            return []
-
     class RouterPlugin:
         @hookimpl
         def register_router_drivers(self, config: Any) -> list[Any]:
-            return [Driver()]
+            return [IdleRouterDriver()]
 
     assert registry.router_drivers == {}
     loaded = load_plugins(

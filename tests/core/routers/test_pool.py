@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fakes import IdleRouterDriver
 from litestar.testing import AsyncTestClient
 
 from hotspot import PluginSettings, hookimpl
@@ -42,8 +43,8 @@ ROUTERS = [
 ]
 
 
-class FakeDriver:
-    kind = "fake"
+class FakeDriver(IdleRouterDriver):
+    """Three routers: one answers, one refuses, one hangs."""
 
     def __init__(self) -> None:
         self.asked: list[RouterTarget] = []
@@ -55,17 +56,6 @@ class FakeDriver:
         if target.name == "estate":
             await asyncio.sleep(30)
         return Health("ok", "RouterOS 7.16 cafe-main")
-
-    async def grant(self, target: Any, spec: Any) -> None: ...
-    async def login(self, target: Any, username: str, password: str, mac: str, ip: str) -> None: ...
-    async def revoke(self, target: Any, username: str) -> None: ...
-    async def disconnect(self, target: Any, session_id: str) -> None: ...
-    async def set_speed(self, target: Any, username: str, down_bps: Any, up_bps: Any) -> None: ...
-    async def active_sessions(self, target: Any) -> list[Any]:
-        return []
-
-    async def user_usage(self, target: Any) -> list[Any]:
-        return []
 
 
 class FakeRouterPlugin:

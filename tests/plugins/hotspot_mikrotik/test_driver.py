@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from fakes import Clock
 
 from hotspot.contracts import GrantSpec, RouterTarget
 from hotspot.sim.routeros import RouterOSSimulator
@@ -16,17 +17,9 @@ from hotspot_mikrotik.units import format_duration, normalise_mac, parse_duratio
 MAC1, MAC2, IP1, IP2 = "aa-bb-cc-dd-ee-01", "AA:BB:CC:DD:EE:02", "10.5.50.23", "10.5.50.24"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def sim() -> AsyncIterator[RouterOSSimulator]:
-    async with RouterOSSimulator("hotspot-api", "s3cret", "cafe-main", clock=Clock()) as simulator:
+    async with RouterOSSimulator("hotspot-api", "s3cret", "cafe-main", clock=Clock(1000.0)) as simulator:
         yield simulator
 
 
