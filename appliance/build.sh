@@ -22,37 +22,15 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source-path=SCRIPTDIR source=../installer/lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../installer/lib.sh"
 SOURCE=$SCRIPT_DIR/..
 ROOT=""
-DRY_RUN=0
 KEEP_SOURCE=0
 readonly IN_ROOT_SOURCE=/usr/local/src/hotspot
 MOUNTED=()
 CREATED_POLICY=0
 MOVED_RESOLV=0
-
-say() { printf '\n== %s\n' "$*"; }
-note() { printf '   %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() {
-  printf 'ERROR: %s\n' "$*" >&2
-  exit 1
-}
-
-# Every command that changes the system goes through run: printed, then done (unless --dry-run).
-run() {
-  local quoted
-  printf -v quoted '%q ' "$@"
-  printf '+ %s\n' "${quoted% }"
-  if ((DRY_RUN)); then
-    return 0
-  fi
-  "$@"
-}
-
-usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
 
 # copy_tree SRC DEST: the checkout without VCS data, virtualenvs and caches.
 copy_tree() {
@@ -102,19 +80,12 @@ cleanup() {
 
 while (($#)); do
   case $1 in
-    --source)
-      (($# >= 2)) || die "--source needs a directory"
-      SOURCE=$2
-      shift
+    --source | --source=*)
+      option_value SOURCE "a directory" "$@"
+      shift "$OPTION_SHIFT"
       ;;
-    --source=*) SOURCE=${1#*=} ;;
     --keep-source) KEEP_SOURCE=1 ;;
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    -*) die "unknown option: $1 (see --help)" ;;
+    -*) common_option "$1" || die "unknown option: $1 (see --help)" ;;
     *)
       [[ -z $ROOT ]] || die "one ROOT only (got '$ROOT' and '$1')"
       ROOT=$1
@@ -134,16 +105,8 @@ SOURCE=$(cd "$SOURCE" && pwd -P)
 [[ -x $SOURCE/installer/install.sh && -d $SOURCE/appliance/rootfs ]] ||
   die "$SOURCE is not a Hotspot checkout (no installer/install.sh or appliance/rootfs)"
 
-if ((DRY_RUN)); then
-  printf 'DRY RUN: nothing is changed; every action is printed as "+ command".\n'
-fi
-if ((EUID != 0)); then
-  if ((DRY_RUN)); then
-    warn "not root (a real run would stop here; --dry-run goes on)"
-  else
-    die "run this as root (it mounts and chroots): sudo $0 $ROOT"
-  fi
-fi
+dry_run_banner
+need_root "run this as root (it mounts and chroots): sudo $0 $ROOT" "not root"
 trap cleanup EXIT
 
 say "Copy the checkout and appliance/rootfs into $ROOT"

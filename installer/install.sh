@@ -47,9 +47,11 @@ HEALTH_TIMEOUT=${HOTSPOT_HEALTH_TIMEOUT:-120}
 OS_RELEASE=${HOTSPOT_OS_RELEASE:-/etc/os-release} # (another file only for the installer's tests)
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+RUN_CLOSES_FD9=1
 SOURCE=""
 WORKERS=""
-DRY_RUN=0
 ASSUME_FRESH=0
 MODE=full # full | image | firstboot
 PYTHON=python3
@@ -57,42 +59,16 @@ PYTHON_PACKAGES=(python3 python3-venv)
 DB_PASSWORD=""
 DB_PASSWORD_NEW=0
 NO_BLOCK=()
-CURRENT_ACTION=""
 
-# --- output and the one place that changes the system ------------------------------------------
-
-say() { printf '\n== %s\n' "$*"; }
-note() { printf '   %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() {
-  printf 'ERROR: %s\n' "$*" >&2
-  exit 1
-}
-
-# Every command that changes the system goes through run: printed, then done (unless --dry-run).
-# Content (config, secrets, SQL) reaches a command on stdin, so it is never printed.
-run() {
-  local quoted
-  printf -v quoted '%q ' "$@"
-  printf '+ %s\n' "${quoted% }"
-  CURRENT_ACTION=${quoted% }
-  if ((DRY_RUN)); then
-    return 0
-  fi
-  "$@" 9>&- # (fd 9 holds the install lock: nothing started from here keeps it)
-}
+# --- errors (output and `run` are in lib.sh) --------------------------------------------------
 
 on_error() {
   local where="line $1: $2"
-  [[ $2 == '"$@"' ]] && where=$CURRENT_ACTION
+  [[ $2 == '"$@"'* ]] && where=$CURRENT_ACTION # (a command given to run: name it)
   printf '\nERROR: the install stopped at %s\n' "$where" >&2
   printf 'Fix the cause and run the installer again: it picks up where it stopped.\n' >&2
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
-
-usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
 
 # write_file MODE OWNER:GROUP DEST < content  (atomic; never readable by others on the way)
 write_file() {
@@ -126,27 +102,18 @@ have_database() {
 parse_args() {
   while (($#)); do
     case $1 in
-      --source)
-        (($# >= 2)) || die "--source needs a directory"
-        SOURCE=$2
-        shift
+      --source | --source=*)
+        option_value SOURCE "a directory" "$@"
+        shift "$OPTION_SHIFT"
         ;;
-      --source=*) SOURCE=${1#*=} ;;
-      --workers)
-        (($# >= 2)) || die "--workers needs a number"
-        WORKERS=$2
-        shift
+      --workers | --workers=*)
+        option_value WORKERS "a number" "$@"
+        shift "$OPTION_SHIFT"
         ;;
-      --workers=*) WORKERS=${1#*=} ;;
-      --dry-run) DRY_RUN=1 ;;
       --assume-fresh) ASSUME_FRESH=1 ;;
       --image) MODE=image ;;
       --firstboot) MODE=firstboot ;;
-      -h | --help)
-        usage
-        exit 0
-        ;;
-      *) die "unknown argument: $1 (see --help)" ;;
+      *) common_option "$1" || die "unknown argument: $1 (see --help)" ;;
     esac
     shift
   done
@@ -169,21 +136,6 @@ parse_args() {
   fi
   if [[ $MODE == firstboot ]]; then
     NO_BLOCK=(--no-block) # started from a unit during boot: never wait on the boot transaction
-  fi
-}
-
-# Prints a refusal; under --dry-run only reports it, so the plan can be read anywhere.
-refuse() {
-  if ((DRY_RUN)); then
-    warn "$* (a real run would stop here; --dry-run goes on)"
-  else
-    die "$*"
-  fi
-}
-
-check_root() {
-  if ((EUID != 0)); then
-    refuse "run this as root: sudo $0 $*"
   fi
 }
 
@@ -289,6 +241,7 @@ install_files() {
     install_file "$rootfs/$rel" "/$rel" "$mode"
   done < <(cd "$rootfs" && find . -type f -print0 | sort -z)
   # Installed copies, for hotspot-firstboot.service and for uninstalling without the checkout.
+  install_file "$SCRIPT_DIR/lib.sh" "$LIB_DIR/lib.sh" 0644
   install_file "$SCRIPT_DIR/install.sh" "$LIB_DIR/install.sh" 0755
   install_file "$SCRIPT_DIR/uninstall.sh" "$LIB_DIR/uninstall.sh" 0755
 
@@ -483,11 +436,9 @@ finish() {
 
 main() {
   parse_args "$@"
-  if ((DRY_RUN)); then
-    printf 'DRY RUN: nothing is changed; every action is printed as "+ command".\n'
-  fi
+  dry_run_banner
   say "Checks (mode: $MODE)"
-  check_root "$@"
+  need_root "run this as root: sudo $0 $*"
   check_os
   if ((!DRY_RUN)); then
     exec 9>/run/hotspot-install.lock

@@ -24,60 +24,25 @@ readonly UNIT_DIR=/etc/systemd/system
 readonly NGINX_SITE=/etc/nginx/sites-available/hotspot
 readonly NGINX_ENABLED=/etc/nginx/sites-enabled/hotspot
 
-DRY_RUN=0
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 PURGE=0
-
-say() { printf '\n== %s\n' "$*"; }
-note() { printf '   %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() {
-  printf 'ERROR: %s\n' "$*" >&2
-  exit 1
-}
-
-# Every command that changes the system goes through run: printed, then done (unless --dry-run).
-run() {
-  local quoted
-  printf -v quoted '%q ' "$@"
-  printf '+ %s\n' "${quoted% }"
-  if ((DRY_RUN)); then
-    return 0
-  fi
-  "$@"
-}
 
 # Like run, but a failure is reported and the uninstall goes on.
 try() {
   run "$@" || warn "failed (continuing): $*"
 }
 
-usage() {
-  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
 while (($#)); do
   case $1 in
     --purge) PURGE=1 ;;
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) die "unknown argument: $1 (see --help)" ;;
+    *) common_option "$1" || die "unknown argument: $1 (see --help)" ;;
   esac
   shift
 done
 
-if ((DRY_RUN)); then
-  printf 'DRY RUN: nothing is changed; every action is printed as "+ command".\n'
-fi
-if ((EUID != 0)); then
-  if ((DRY_RUN)); then
-    warn "not root (a real run would stop here; --dry-run goes on)"
-  else
-    die "run this as root: sudo $0 $*"
-  fi
-fi
+dry_run_banner
+need_root "run this as root: sudo $0 $*" "not root"
 cd /
 
 say "Stop and remove the services"
