@@ -258,12 +258,15 @@ class GrantService:
         except RouterRefused as exc:
             await self._note_error(grant_id, str(exc))
             raise JobFailed(str(exc)) from None
+        login_error = None
+        if grant["mac"] and grant["ip"]:  # online before "active": the portal says so on "active"
+            login_error = await self._login(router, grant)
         now = self.clock()
         values: dict[Any, Any] = {
             Grant.state: GrantState.ACTIVE,
             Grant.router: router.name,
             Grant.applied_version: grant["version"],
-            Grant.last_error: None,
+            Grant.last_error: login_error,
         }
         if grant["applied_at"] is None:
             values[Grant.applied_at] = now
@@ -277,14 +280,12 @@ class GrantService:
             )
         log.info("grant #%s applied on %s (version %s)", grant_id, router.name, grant["version"])
         fresh = await self.get(grant_id)
-        if fresh["state"] not in GrantState.LIVE:  # revoked meanwhile
+        if fresh["state"] not in GrantState.LIVE:  # revoked meanwhile: take it off again
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:late:{now}")
-            return
-        if grant["mac"] and grant["ip"]:
-            await self._login(router, grant)
 
-    async def _login(self, router: PooledRouter, grant: dict[str, Any]) -> None:
-        """Log the known device in; a refusal (device gone, limit reached) is kept, not retried."""
+    async def _login(self, router: PooledRouter, grant: dict[str, Any]) -> str | None:
+        """Log the known device in. A refusal (device gone, limit reached) is returned, not
+        retried: the portal then falls back to the router's own login page."""
         try:
             await router.driver.login(
                 router.target, grant["username"], grant["password"], grant["mac"], grant["ip"]
@@ -293,7 +294,8 @@ class GrantService:
             await self.pool.mark_down(router.name, str(exc))
             raise JobFailed(str(exc)) from None
         except RouterRefused as exc:
-            await self._note_error(grant["id"], f"device login refused: {exc}")
+            return f"device login refused: {exc}"[:300]
+        return None
 
     async def _revoke_job(self, ctx: JobContext) -> None:
         grant = await self.get(int(ctx.payload["grant"]))

@@ -8,6 +8,7 @@ all inside one transaction per router (SQLite's single writer, PostgreSQL alike)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from hotspot.access.grants import GrantService
 from hotspot.access.tables import Grant, GrantState, Session
 from hotspot.config import FairUsageSettings
 from hotspot.contracts import ActiveSession, SessionChanged
-from hotspot.db import Database
+from hotspot.db import Database, bulk_update
 from hotspot.errors import RouterUnreachable
 from hotspot.jobs import JobContext
 from hotspot.routers.pool import PooledRouter, RouterPool
@@ -30,6 +31,14 @@ __all__ = ["RouterSync", "UsageSync"]
 
 log = logging.getLogger("hotspot.access")
 CHUNK = 500
+SESSION_COUNTERS = [
+    ("bytes_in", "bigint"),
+    ("bytes_out", "bigint"),
+    ("uptime_seconds", "bigint"),
+    ("ip", "text"),
+    ("last_seen_at", "float"),
+]
+GRANT_TOTALS = [("bytes_in", "bigint"), ("bytes_out", "bigint"), ("uptime_seconds", "bigint")]
 
 
 @dataclass
@@ -69,8 +78,13 @@ class UsageSync:
         await self.run()
 
     async def run(self) -> list[RouterSync]:
-        """Sync every router, then end the grants whose time is up."""
-        results = [await self.sync_router(router) for router in self.pool.routers.values()]
+        """Sync every reachable router at once, then end the grants whose time is up.
+
+        A router known to be down is skipped (the health check brings it back), so one dead
+        router costs no timeouts here."""
+        statuses = await self.pool.statuses()
+        routers = [r for r in self.pool.routers.values() if statuses.get(r.name, {}).get("status") != "down"]
+        results = list(await asyncio.gather(*(self.sync_router(r) for r in routers)))
         await self.expire_due()
         return results
 
@@ -131,48 +145,38 @@ class UsageSync:
                 SessionChanged(str(row["grant"]), router.name, row["mac"], False, _at(now), "offline")
             )
 
+        totals: list[tuple[int, int, int, int]] = []
+        for username, grant in grants.items():
+            # The router's user counters hold ended sessions; live sessions are added on top.
+            # Totals never go back (a router reboot or a re-created user resets its counters).
+            before = (grant["bytes_in"], grant["bytes_out"], grant["uptime_seconds"])
+            ended = counters.get(username)
+            online_now = live.get(username, [0, 0, 0])
+            after = (
+                max(before[0], online_now[0] + (ended.bytes_in if ended else 0)),
+                max(before[1], online_now[1] + (ended.bytes_out if ended else 0)),
+                max(before[2], online_now[2] + (ended.uptime_seconds if ended else 0)),
+            )
+            if after != before:
+                totals.append((grant["id"], *after))
+                grant.update(bytes_in=after[0], bytes_out=after[1], uptime_seconds=after[2])
+
         async with self.db.transaction():
             if new_rows:
                 await Session.insert(*new_rows).run()
                 result.writes += 1
-            for row_id, session in updates:
-                await (
-                    Session.update(
-                        {
-                            Session.bytes_in: session.bytes_in,
-                            Session.bytes_out: session.bytes_out,
-                            Session.uptime_seconds: session.uptime_seconds,
-                            Session.last_seen_at: now,
-                            Session.ip: session.ip,
-                        }
-                    )
-                    .where(Session.id == row_id)
-                    .run()
+            if updates:
+                result.writes += await bulk_update(
+                    Session,
+                    "id",
+                    SESSION_COUNTERS,
+                    [(rid, s.bytes_in, s.bytes_out, s.uptime_seconds, s.ip, now) for rid, s in updates],
                 )
-            result.writes += len(updates)
             if ended_ids:
                 await Session.update({Session.ended_at: now}).where(Session.id.is_in(ended_ids)).run()
                 result.writes += 1
-            for username, grant in grants.items():
-                # The router's user counters hold ended sessions; live sessions are added on top.
-                # Totals never go back (a router reboot or a re-created user resets its counters).
-                before = (grant["bytes_in"], grant["bytes_out"], grant["uptime_seconds"])
-                ended = counters.get(username)
-                online_now = live.get(username, [0, 0, 0])
-                after = (
-                    max(before[0], online_now[0] + (ended.bytes_in if ended else 0)),
-                    max(before[1], online_now[1] + (ended.bytes_out if ended else 0)),
-                    max(before[2], online_now[2] + (ended.uptime_seconds if ended else 0)),
-                )
-                if after != before:
-                    values: dict[Any, Any] = {
-                        Grant.bytes_in: after[0],
-                        Grant.bytes_out: after[1],
-                        Grant.uptime_seconds: after[2],
-                    }
-                    await Grant.update(values).where(Grant.id == grant["id"]).run()
-                    grant.update(bytes_in=after[0], bytes_out=after[1], uptime_seconds=after[2])
-                    result.writes += 1
+            if totals:
+                result.writes += await bulk_update(Grant, "id", GRANT_TOTALS, totals)
         result.started, result.updated, result.ended = len(new_rows), len(updates), len(ended_ids)
 
         result.exhausted = [

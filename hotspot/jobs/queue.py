@@ -257,19 +257,42 @@ class Jobs:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        self._running.clear()
 
     async def _loop(self) -> None:
+        """Keep up to `concurrency` jobs running; a slow job (a hung router) never holds up the
+        others, because a free slot is refilled as soon as any job ends."""
         while True:
+            self._wake.clear()  # before claiming: an enqueue during the claim must not be lost
+            free = self.concurrency - len(self._running)
+            claimed = 0
+            if free > 0:
+                try:
+                    rows = await self._claim(free)
+                except Exception:
+                    log.exception("job worker could not claim jobs; retrying in %.0f s", self.poll_seconds)
+                    rows = []
+                claimed = len(rows)
+                for row in rows:
+                    task = asyncio.create_task(self._run_one(row), name=f"job-{row['kind']}-{row['id']}")
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+            if claimed and claimed == free:
+                continue  # there may be more due: fill the slots again once one frees
+            waker = asyncio.ensure_future(self._wake.wait())
             try:
-                ran = await self.run_due()
-            except Exception:
-                log.exception("job worker could not claim jobs; retrying in %.0f s", self.poll_seconds)
-                ran = 0
-            if ran:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait(
+                    {waker, *self._running}, timeout=self.poll_seconds, return_when="FIRST_COMPLETED"
+                )
+            finally:
+                waker.cancel()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status, for /healthz and the admin."""

@@ -350,3 +350,13 @@ async def test_recurring_checks_and_sync_run_as_jobs_and_announce_changes(box: B
         (e.router, e.previous, e.current) for h, e in events if h == "router_status_changed"
     ]
     assert (await box.hotspot.routers.health())["cafe-main"].status == "down"
+
+
+async def test_a_refused_device_login_keeps_the_grant_and_says_why(box: Box) -> None:
+    """The phone left the WiFi before payment confirmed: the grant lands, the login cannot."""
+    grant_id = await box.hotspot.grants.request(package())  # no host for MAC1 on the router
+    await box.settle()
+    grant = await box.grant(grant_id)
+    assert grant["state"] == "active" and grant["username"] in box.main.users
+    assert grant["last_error"].startswith("device login refused: ")
+    assert box.main.active == []

@@ -248,3 +248,31 @@ def test_backoff_grows_and_is_capped() -> None:
 
 async def _noop(ctx: JobContext) -> None:
     return None
+
+
+async def test_a_hung_job_does_not_hold_up_the_others(db: Database) -> None:
+    """A router that never answers must not delay every other customer's grant."""
+    jobs = Jobs(db, poll_seconds=30, concurrency=3)
+    release = asyncio.Event()
+    done: list[int] = []
+
+    async def hang(ctx: JobContext) -> None:
+        await release.wait()
+
+    async def quick(ctx: JobContext) -> None:
+        done.append(int(ctx.payload["n"]))
+
+    jobs.register("sync.stuck_router", hang)
+    jobs.register("grant.apply", quick)
+    await jobs.enqueue("sync.stuck_router", {})
+    await jobs.start()
+    try:
+        for n in range(5):
+            await jobs.enqueue("grant.apply", {"n": n})
+        async with asyncio.timeout(5):
+            while len(done) < 5:
+                await asyncio.sleep(0.01)
+        assert sorted(done) == [0, 1, 2, 3, 4]
+    finally:
+        release.set()
+        await jobs.stop()
