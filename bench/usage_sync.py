@@ -29,17 +29,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from _storage import database
 
 from hotspot.access.tables import Grant, GrantState
 from hotspot.access.usage import RouterSync
@@ -95,29 +94,6 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 # --- storage --------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def database(backend: str, data_dir: Path, admin_url: str) -> AsyncIterator[dict[str, Any]]:
-    """Config overrides for a fresh, empty database of `backend`; drops a PostgreSQL one afterwards."""
-    if backend == "sqlite":
-        yield {}  # the embedded default: data_dir/hotspot.db
-        return
-    name = f"hotspot_bench_{secrets.token_hex(4)}"
-    dsn = admin_url.replace("postgresql://", "postgres://", 1)
-    admin = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield {"database": {"url": f"{admin_url.rsplit('/', 1)[0]}/{name}"}}
-    finally:
-        admin = await asyncpg.connect(dsn, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def build_hotspot(data_dir: Path, overrides: dict[str, Any], sims: dict[str, RouterOSSimulator]) -> Hotspot:
