@@ -7,6 +7,7 @@ runtime_data, not a global). Domain services receive it instead of importing eac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -74,6 +75,7 @@ class Hotspot:
     version: str = __version__
     started_at: float = field(default_factory=time.time)
     health_groups: dict[str, HealthGroup] = field(default_factory=dict)
+    _refresher: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -132,8 +134,16 @@ class Hotspot:
         return hotspot
 
     async def _check_routers(self, ctx: JobContext) -> None:
-        await self.router_store.refresh_pool()  # routers another process added in the admin
         await self.routers.check()
+
+    async def _refresh_routers_forever(self) -> None:
+        """Every process picks up routers added, edited or removed in the admin by any process."""
+        while True:
+            await asyncio.sleep(self.settings.router_pool.health_seconds)
+            try:
+                await self.router_store.refresh_pool()
+            except Exception:
+                log.exception("could not reload the routers added in the admin")
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -150,10 +160,15 @@ class Hotspot:
                 await self.db.close()
                 raise StorageError(f"cannot reach Redis at redis.url: {type(exc).__name__}: {exc}") from exc
         await self.emit("startup", hotspot=self)
+        self._refresher = asyncio.create_task(self._refresh_routers_forever(), name="hotspot-router-refresh")
         if self.settings.jobs.enabled:
             await self.jobs.start()
 
     async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         await self.jobs.stop()
         await self.emit("shutdown", hotspot=self)
         if self.redis is not None:

@@ -9,11 +9,12 @@ not yet on any router. Nothing is applied from memory alone, so a crash between 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,11 @@ __all__ = ["GrantNotFound", "GrantRequest", "GrantService"]
 
 log = logging.getLogger("hotspot.access")
 APPLY, REVOKE, SPEED = "grant.apply", "grant.revoke", "grant.speed"
-_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on phones
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_ENDED_BECAUSE = {  # fixed SQL; "{}" is the current time
+    "time": "expires_at IS NOT NULL AND expires_at <= {}",
+    "data": "bytes_total IS NOT NULL AND bytes_in + bytes_out >= bytes_total",
+}  # no 0/O, 1/I/L: read aloud and typed on phones
 
 
 class GrantNotFound(HotspotError):
@@ -144,27 +149,48 @@ class GrantService:
         return grant_id
 
     async def extend(self, grant_id: int, *, seconds: int = 0, bytes_total: int = 0) -> None:
-        """Add time and/or data; an active grant keeps running, an ended one is revived."""
-        grant = await self.get(grant_id)
-        if grant["state"] == GrantState.REVOKED:
+        """Add time and/or data; an active grant keeps running, an ended one is revived.
+
+        One UPDATE does the arithmetic, so two top-ups at once both count."""
+        now = self.clock()
+        async with self.db.write_lock():
+            rows = await Grant.raw(
+                "WITH x(add_s, add_b, now) AS (VALUES (CAST({} AS BIGINT), CAST({} AS BIGINT),"
+                " CAST({} AS DOUBLE PRECISION)))"
+                " UPDATE hotspot_grant SET version = version + 1,"
+                " seconds = CASE WHEN x.add_s > 0 THEN COALESCE(seconds, 0) + x.add_s ELSE seconds END,"
+                " expires_at = CASE WHEN expires_at IS NULL OR x.add_s = 0 THEN expires_at"
+                " WHEN expires_at > x.now THEN expires_at + x.add_s ELSE x.now + x.add_s END,"
+                " bytes_total = CASE WHEN x.add_b > 0 THEN COALESCE(bytes_total, 0) + x.add_b"
+                " ELSE bytes_total END,"
+                " ended_at = CASE WHEN state = 'ended' THEN NULL ELSE ended_at END,"
+                " end_reason = CASE WHEN state = 'ended' THEN NULL ELSE end_reason END,"
+                " state = CASE WHEN state = 'ended' THEN 'active' ELSE state END"
+                " FROM x WHERE id = {} AND state IN ('pending', 'active', 'ended')"
+                " RETURNING version",
+                seconds,
+                bytes_total,
+                now,
+                grant_id,
+            ).run()
+        if not rows:
+            await self.get(grant_id)  # raises when it does not exist
             raise GrantNotFound(f"grant #{grant_id} was revoked")
-        values: dict[Any, Any] = {Grant.version: grant["version"] + 1}
-        if seconds:
-            values[Grant.seconds] = (grant["seconds"] or 0) + seconds
-            if grant["expires_at"] is not None:
-                values[Grant.expires_at] = max(grant["expires_at"], self.clock()) + seconds
-        if bytes_total:
-            values[Grant.bytes_total] = (grant["bytes_total"] or 0) + bytes_total
-        if grant["state"] == GrantState.ENDED:
-            values.update({Grant.state: GrantState.ACTIVE, Grant.ended_at: None, Grant.end_reason: None})
-        await self._update(grant_id, values)
-        await self._queue(APPLY, grant_id, grant["version"] + 1)
+        await self._queue(APPLY, grant_id, int(rows[0]["version"]))
 
     async def change_speed(self, grant_id: int, *, down_bps: int | None, up_bps: int | None) -> None:
         """New package speed: live on the session now, and in the router profile for the next login."""
-        grant = await self.get(grant_id)
-        version = grant["version"] + 1
-        await self._update(grant_id, {Grant.down_bps: down_bps, Grant.up_bps: up_bps, Grant.version: version})
+        async with self.db.write_lock():
+            rows = await Grant.raw(
+                "UPDATE hotspot_grant SET down_bps = {}, up_bps = {}, version = version + 1"
+                " WHERE id = {} RETURNING version",
+                down_bps,
+                up_bps,
+                grant_id,
+            ).run()
+        if not rows:
+            raise GrantNotFound(f"no grant #{grant_id}")
+        version = int(rows[0]["version"])
         await self._queue(APPLY, grant_id, version)
         await self._queue(SPEED, grant_id, version)
 
@@ -193,20 +219,29 @@ class GrantService:
         await self._finish([grant_id], GrantState.REVOKED, reason)
 
     async def end(self, grant_ids: list[int], reason: str) -> None:
-        """Time or data ran out: mark ended and remove the users from their routers."""
-        await self._finish(grant_ids, GrantState.ENDED, reason)
+        """Time ("time") or data ("data") ran out: mark ended and remove the users from their routers.
 
-    async def _finish(self, grant_ids: list[int], state: str, reason: str) -> None:
+        The reason is checked again in the UPDATE: a grant topped up since it was read lives on."""
+        await self._finish(grant_ids, GrantState.ENDED, reason, still_true=_ENDED_BECAUSE[reason])
+
+    async def _finish(self, grant_ids: list[int], state: str, reason: str, still_true: str = "1 = 1") -> None:
         if not grant_ids:
             return
         now = self.clock()
+        marks = ", ".join("{}" for _ in grant_ids)
         async with self.db.write_lock():
-            await (
-                Grant.update({Grant.state: state, Grant.ended_at: now, Grant.end_reason: reason})
-                .where(Grant.id.is_in(grant_ids) & Grant.state.is_in(list(GrantState.LIVE)))
-                .run()
-            )
-        for grant_id in grant_ids:
+            rows = await Grant.raw(
+                "UPDATE hotspot_grant SET state = {}, ended_at = {}, end_reason = {}"  # noqa: S608
+                f" WHERE id IN ({marks}) AND state IN ('pending', 'active') AND ({still_true})"
+                " RETURNING id",
+                state,
+                now,
+                reason,
+                *grant_ids,
+                *([now] if "{}" in still_true else []),
+            ).run()
+        for row in rows:
+            grant_id = int(row["id"])
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
 
     async def _update(self, grant_id: int, values: dict[Any, Any]) -> None:
@@ -219,7 +254,8 @@ class GrantService:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def spec(self, grant: dict[str, Any], *, with_device: bool = False) -> GrantSpec:
+    def spec(self, grant: dict[str, Any]) -> GrantSpec:
+        """What the router needs; the device is logged in separately (see _login)."""
         return GrantSpec(
             username=grant["username"],
             password=grant["password"],
@@ -230,41 +266,74 @@ class GrantService:
             up_bps=grant["up_bps"],
             devices=grant["devices"],
             mac=grant["mac"],
-            ip=grant["ip"] if with_device else None,
+            ip=None,
         )
 
     async def _router_for(self, grant: dict[str, Any]) -> PooledRouter:
-        if grant["router"]:  # already on a router: its user lives there
-            return self.pool.get(grant["router"])
-        return await self.pool.place(grant["router_hint"], grant["site"])
+        """The grant's router: kept once chosen (its user lives there), else placed now.
+
+        The choice is claimed in the row (`router IS NULL`), so two jobs for one grant in two
+        processes can never put its user on two routers."""
+        if grant["router"]:
+            return self._get(grant["router"])
+        try:
+            placed = await self.pool.place(grant["router_hint"], grant["site"])
+        except NoRouterAvailable as exc:
+            await self._note_error(grant["id"], str(exc))
+            raise JobFailed(str(exc)) from None
+        async with self.db.write_lock():
+            won = await Grant.raw(
+                "UPDATE hotspot_grant SET router = {} WHERE id = {} AND router IS NULL RETURNING id",
+                placed.name,
+                grant["id"],
+            ).run()
+        if won:
+            grant["router"] = placed.name
+            return placed
+        return self._get((await self.get(grant["id"]))["router"])
+
+    def _get(self, name: str) -> PooledRouter:
+        try:
+            return self.pool.get(name)
+        except NoRouterAvailable as exc:
+            raise JobFailed(str(exc)) from None
+
+    @contextlib.asynccontextmanager
+    async def _on_router(self, router: PooledRouter, grant: dict[str, Any]) -> AsyncIterator[None]:
+        """Turn a router's failure into a retry: down routers are marked (placement fails over),
+        and a grant never applied anywhere is released so the retry may choose a peer."""
+        try:
+            yield
+        except RouterUnreachable as exc:
+            await self.pool.mark_down(router.name, str(exc))
+            await self._note_error(grant["id"], str(exc))
+            if not grant["applied_version"]:
+                async with self.db.write_lock():
+                    await Grant.raw(
+                        "UPDATE hotspot_grant SET router = NULL"
+                        " WHERE id = {} AND router = {} AND applied_version = 0",
+                        grant["id"],
+                        router.name,
+                    ).run()
+            raise JobFailed(str(exc)) from None
+        except RouterRefused as exc:
+            await self._note_error(grant["id"], str(exc))
+            raise JobFailed(str(exc)) from None
 
     async def _apply_job(self, ctx: JobContext) -> None:
         grant_id = int(ctx.payload["grant"])
         grant = await self.get(grant_id, with_password=True)
-        live = grant["state"] in GrantState.LIVE
-        if not live or grant["applied_version"] >= grant["version"]:
+        if grant["state"] not in GrantState.LIVE or grant["applied_version"] >= grant["version"]:
             return
-        try:
-            router = await self._router_for(grant)
-        except NoRouterAvailable as exc:
-            await self._note_error(grant_id, str(exc))
-            raise JobFailed(str(exc)) from None
-        try:
+        router = await self._router_for(grant)
+        async with self._on_router(router, grant):
             await router.driver.grant(router.target, self.spec(grant))
-        except RouterUnreachable as exc:
-            await self.pool.mark_down(router.name, str(exc))
-            await self._note_error(grant_id, str(exc))
-            raise JobFailed(str(exc)) from None
-        except RouterRefused as exc:
-            await self._note_error(grant_id, str(exc))
-            raise JobFailed(str(exc)) from None
-        login_error = None
-        if grant["mac"] and grant["ip"]:  # online before "active": the portal says so on "active"
-            login_error = await self._login(router, grant)
+            login_error = None
+            if grant["mac"] and grant["ip"]:  # online before "active": the portal says so on "active"
+                login_error = await self._login(router, grant)
         now = self.clock()
         values: dict[Any, Any] = {
             Grant.state: GrantState.ACTIVE,
-            Grant.router: router.name,
             Grant.applied_version: grant["version"],
             Grant.last_error: login_error,
         }
@@ -272,10 +341,14 @@ class GrantService:
             values[Grant.applied_at] = now
             if grant["seconds"]:
                 values[Grant.expires_at] = now + grant["seconds"]
-        async with self.db.write_lock():
+        async with self.db.write_lock():  # an older job finishing last must not roll the version back
             await (
                 Grant.update(values)
-                .where((Grant.id == grant_id) & Grant.state.is_in(list(GrantState.LIVE)))
+                .where(
+                    (Grant.id == grant_id)
+                    & Grant.state.is_in(list(GrantState.LIVE))
+                    & (Grant.applied_version < grant["version"])
+                )
                 .run()
             )
         log.info("grant #%s applied on %s (version %s)", grant_id, router.name, grant["version"])
@@ -290,40 +363,32 @@ class GrantService:
             await router.driver.login(
                 router.target, grant["username"], grant["password"], grant["mac"], grant["ip"]
             )
-        except RouterUnreachable as exc:
-            await self.pool.mark_down(router.name, str(exc))
-            raise JobFailed(str(exc)) from None
         except RouterRefused as exc:
             return f"device login refused: {exc}"[:300]
         return None
 
     async def _revoke_job(self, ctx: JobContext) -> None:
         grant = await self.get(int(ctx.payload["grant"]))
-        if not grant["router"]:
-            return
-        router = self.pool.get(grant["router"])
-        try:
+        if grant["state"] in GrantState.LIVE or not grant["router"]:
+            return  # topped up again since it ended, or never reached a router
+        router = self._get(grant["router"])
+        async with self._on_router(router, grant):
             await router.driver.revoke(router.target, grant["username"])
-        except RouterUnreachable as exc:
-            await self.pool.mark_down(router.name, str(exc))
-            raise JobFailed(str(exc)) from None
 
     async def _speed_job(self, ctx: JobContext) -> None:
         grant = await self.get(int(ctx.payload["grant"]))
         if grant["state"] != GrantState.ACTIVE or not grant["router"]:
             return
-        router = self.pool.get(grant["router"])
-        await self.apply_speed(router, grant, grant["speed_factor"])
+        router = self._get(grant["router"])
+        factor = await self.pool.speed_factor(router.name)
+        async with self._on_router(router, grant):
+            await self.apply_speed(router, grant, factor)
 
     async def apply_speed(self, router: PooledRouter, grant: dict[str, Any], factor: float) -> None:
         """Set a grant's live speed to its package speed times `factor` (fair usage), floored."""
         down = effective_speed(grant["down_bps"], factor, self.fair_usage.floor_down_bps)
         up = effective_speed(grant["up_bps"], factor, self.fair_usage.floor_up_bps)
-        try:
-            await router.driver.set_speed(router.target, grant["username"], down, up)
-        except RouterUnreachable as exc:
-            await self.pool.mark_down(router.name, str(exc))
-            raise JobFailed(str(exc)) from None
+        await router.driver.set_speed(router.target, grant["username"], down, up)
 
     async def _note_error(self, grant_id: int, message: str) -> None:
         await self._update(grant_id, {Grant.last_error: message[:300]})

@@ -41,7 +41,6 @@ class Grant(Table, tablename="hotspot_grant"):
     state = Varchar(length=16, default=GrantState.PENDING, index=True)
     version = Integer(default=1)  # bumped by every change that must reach the router
     applied_version = Integer(default=0)
-    speed_factor = DoublePrecision(default=1.0)  # fair-usage factor currently applied
     created_at = DoublePrecision()
     applied_at = DoublePrecision(null=True, default=None)
     expires_at = DoublePrecision(null=True, default=None, index=True)

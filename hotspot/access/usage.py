@@ -22,7 +22,7 @@ from hotspot.access.tables import Grant, GrantState, Session
 from hotspot.config import FairUsageSettings
 from hotspot.contracts import ActiveSession, SessionChanged
 from hotspot.db import Database, bulk_update
-from hotspot.errors import RouterUnreachable
+from hotspot.errors import RouterRefused, RouterUnreachable
 from hotspot.jobs import JobContext
 from hotspot.routers.pool import PooledRouter, RouterPool
 from hotspot.routers.tables import FairUsageChange
@@ -84,8 +84,17 @@ class UsageSync:
         router costs no timeouts here."""
         statuses = await self.pool.statuses()
         routers = [r for r in self.pool.routers.values() if statuses.get(r.name, {}).get("status") != "down"]
-        results = list(await asyncio.gather(*(self.sync_router(r) for r in routers)))
-        await self.expire_due()
+        results: list[RouterSync] = []
+        try:
+            outcomes = await asyncio.gather(*(self.sync_router(r) for r in routers), return_exceptions=True)
+            for router, outcome in zip(routers, outcomes, strict=True):
+                if isinstance(outcome, BaseException):  # one router's refusal must not stop the others
+                    log.error("usage sync of %s failed: %s", router.name, outcome, exc_info=outcome)
+                    results.append(RouterSync(router.name, error=str(outcome) or type(outcome).__name__))
+                else:
+                    results.append(outcome)
+        finally:
+            await self.expire_due()  # time keeps running out whatever the routers say
         return results
 
     async def expire_due(self) -> list[int]:
@@ -122,6 +131,7 @@ class UsageSync:
         ended_ids: list[int] = []
         live: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # per user: in, out, uptime online now
         events: list[SessionChanged] = []
+        newcomers: set[str] = set()  # users with a device that logged in since the last sync
         for session in online:
             grant = grants.get(session.username)
             if grant is None:
@@ -134,6 +144,7 @@ class UsageSync:
                 if row is not None:  # counters went back: the router reused the id for a new session
                     ended_ids.append(row["id"])
                 new_rows.append(_new_session(grant["id"], router.name, session, now))
+                newcomers.add(session.username)
                 events.append(SessionChanged(str(grant["id"]), router.name, session.mac, True, _at(now)))
             total = live[session.username]
             total[0] += session.bytes_in
@@ -162,8 +173,8 @@ class UsageSync:
                 grant.update(bytes_in=after[0], bytes_out=after[1], uptime_seconds=after[2])
 
         async with self.db.transaction():
-            if new_rows:
-                await Session.insert(*new_rows).run()
+            for start in range(0, len(new_rows), CHUNK):  # stay under the bound-parameter limit
+                await Session.insert(*new_rows[start : start + CHUNK]).run()
                 result.writes += 1
             if updates:
                 result.writes += await bulk_update(
@@ -189,7 +200,7 @@ class UsageSync:
         if result.exhausted:
             await self.grants.end(result.exhausted, "data")
         await self.pool.set_active_sessions(router.name, len(online))
-        result.factor = await self._fair_usage(router, len(online), grants)
+        result.factor = await self._fair_usage(router, len(online), grants, newcomers)
         if self.emit is not None:
             for event in events:
                 await self.emit("session_changed", event=event)
@@ -210,7 +221,6 @@ class UsageSync:
                     Grant.uptime_seconds,
                     Grant.down_bps,
                     Grant.up_bps,
-                    Grant.speed_factor,
                 )
                 .where(Grant.username.is_in(names[start : start + CHUNK]))
                 .run()
@@ -219,29 +229,35 @@ class UsageSync:
         return found
 
     async def _fair_usage(
-        self, router: PooledRouter, online: int, grants: dict[str, dict[str, Any]]
+        self, router: PooledRouter, online: int, grants: dict[str, dict[str, Any]], newcomers: set[str]
     ) -> float:
-        """Step speeds down when the router is crowded and back up when it is not; log every change."""
+        """Step speeds down when the router is crowded and back up when it is not; log every change.
+
+        Devices that logged in since the last step start at package speed, so they are slowed to
+        match. A router that stops answering halfway keeps its old factor: the next sync retries."""
         factor = self.fair_usage.factor_for(online)
         current = await self.pool.speed_factor(router.name)
         if factor == current:
-            return factor
+            targets = [grants[name] for name in newcomers] if factor < 1.0 else []
+        else:
+            targets = list(grants.values())
         changed = 0
-        for grant in grants.values():
+        for grant in targets:
             if grant["state"] != GrantState.ACTIVE or not (grant["down_bps"] or grant["up_bps"]):
                 continue
             try:
                 await self.grants.apply_speed(router, grant, factor)
-            except Exception as exc:  # one refusal must not leave the rest at the wrong speed
+            except RouterUnreachable as exc:
+                await self.pool.mark_down(router.name, str(exc))
+                log.warning("fair usage on %s stopped: %s", router.name, exc)
+                return current
+            except RouterRefused as exc:  # one refusal must not leave the rest at the wrong speed
                 log.warning("fair usage: could not change %s on %s: %s", grant["username"], router.name, exc)
                 continue
             changed += 1
-        async with self.db.transaction():
-            await (
-                Grant.update({Grant.speed_factor: factor})
-                .where((Grant.router == router.name) & (Grant.state == GrantState.ACTIVE))
-                .run()
-            )
+        if factor == current:
+            return factor
+        async with self.db.write_lock():
             await FairUsageChange.insert(
                 FairUsageChange(
                     router=router.name,

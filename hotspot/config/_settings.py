@@ -9,6 +9,8 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hotspot.contracts import RouterTarget
+
 __all__ = [
     "BusinessSettings",
     "DatabaseSettings",
@@ -154,6 +156,12 @@ class RouterSettings(_Section):
     weight: int = Field(1, ge=1, le=100, description="Share of new customers relative to peers")
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
+
+    def target(self) -> RouterTarget:
+        """What a driver needs to reach this router, password resolved."""
+        return RouterTarget(
+            self.name, self.host, self.port, self.username, self.password.get_secret_value(), self.tls
+        )
 
 
 class RouterPoolSettings(_Section):

@@ -83,15 +83,7 @@ class RouterPool:
         """Replace the set of routers (config + admin); drivers were checked when each was added."""
         pooled: dict[str, PooledRouter] = {}
         for router in routers:
-            target = RouterTarget(
-                name=router.name,
-                host=router.host,
-                port=router.port,
-                username=router.username,
-                password=router.password.get_secret_value(),
-                use_tls=router.tls,
-            )
-            pooled[router.name] = PooledRouter(router, self.drivers[router.driver], target)
+            pooled[router.name] = PooledRouter(router, self.drivers[router.driver], router.target())
         self.routers = pooled
 
     def get(self, name: str) -> PooledRouter:

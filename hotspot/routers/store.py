@@ -1,9 +1,9 @@
 """Routers the owner adds in the admin, kept in the database beside the ones in config.yaml.
 
 A router is validated exactly like a YAML one (RouterSettings), tested by connecting before it
-is saved (the setup-wizard habit), and its password is sealed with the box's secret key. Every
-process rebuilds its pool from config + database when it changes here and on every health
-check, so all processes agree within one check interval.
+is saved (the setup-wizard habit), and its password is sealed with the box's secret key. The
+process that changes it rebuilds its pool at once; every other process reloads on its own every
+`router_pool.health_seconds` (Hotspot._refresh_routers_forever).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from hotspot.config import RouterSettings
-from hotspot.contracts import Health, RouterDriver, RouterTarget
+from hotspot.contracts import Health, RouterDriver
 from hotspot.db import Database
 from hotspot.errors import HotspotError
 from hotspot.routers.pool import RouterPool
@@ -74,14 +74,7 @@ class RouterStore:
     async def test(self, router: RouterSettings) -> Health:
         """Connect and ask the router about itself, before anything is saved."""
         driver = self._driver(router)
-        target = RouterTarget(
-            router.name,
-            router.host,
-            router.port,
-            router.username,
-            router.password.get_secret_value(),
-            router.tls,
-        )
+        target = router.target()
         try:
             return await driver.health(target)
         except Exception as exc:

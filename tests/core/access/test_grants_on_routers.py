@@ -360,3 +360,61 @@ async def test_a_refused_device_login_keeps_the_grant_and_says_why(box: Box) -> 
     assert grant["state"] == "active" and grant["username"] in box.main.users
     assert grant["last_error"].startswith("device login refused: ")
     assert box.main.active == []
+
+
+async def test_two_top_ups_at_once_both_count(box: Box) -> None:
+    import asyncio
+
+    box.main.add_host(MAC1, "10.5.50.11")
+    grant_id = await box.hotspot.grants.request(package())
+    await box.settle()
+    await asyncio.gather(
+        box.hotspot.grants.extend(grant_id, seconds=1800), box.hotspot.grants.extend(grant_id, seconds=1800)
+    )
+    await box.settle()
+    grant = await box.grant(grant_id)
+    assert grant["seconds"] == 7200 and grant["version"] == 3 and grant["applied_version"] == 3
+    assert box.main.users[grant["username"]]["limit-uptime"] == "2h"
+
+
+async def test_a_grant_topped_up_after_being_read_is_not_ended(box: Box) -> None:
+    box.main.add_host(MAC1, "10.5.50.11")
+    grant_id = await box.hotspot.grants.request(package(seconds=600))
+    await box.settle()
+    box.later(601)  # expired: usage sync would read it as due...
+    await box.hotspot.grants.extend(grant_id, seconds=3600)  # ...but the customer paid first
+    await box.hotspot.grants.end([grant_id], "time")
+    await box.settle()
+    grant = await box.grant(grant_id)
+    assert grant["state"] == "active" and grant["username"] in box.main.users
+
+
+async def test_a_revived_grant_is_not_revoked_by_its_old_end(box: Box) -> None:
+    box.main.add_host(MAC1, "10.5.50.11")
+    grant_id = await box.hotspot.grants.request(package(seconds=600))
+    await box.settle()
+    box.later(601)
+    await box.hotspot.usage.run()  # ends it and queues the removal from the router
+    assert (await box.grant(grant_id))["state"] == "ended"
+    await box.hotspot.grants.extend(grant_id, seconds=3600)  # paid again before the removal ran
+    await box.settle()
+    grant = await box.grant(grant_id)
+    assert grant["state"] == "active" and grant["username"] in box.main.users
+
+
+async def test_fair_usage_slows_devices_that_arrive_later(box: Box) -> None:
+    macs = [MAC1, MAC2, MAC3, "AA:BB:CC:00:00:04"]
+    ids = []
+    for n, mac in enumerate(macs[:3], start=1):
+        box.main.add_host(mac, f"10.5.50.{n}")
+        ids.append(await box.hotspot.grants.request(package(mac=mac, ip=f"10.5.50.{n}")))
+    await box.settle()
+    await box.hotspot.usage.run()  # 3 online: half speed
+    box.main.add_host(macs[3], "10.5.50.4")
+    late = await box.hotspot.grants.request(package(mac=macs[3], ip="10.5.50.4"))
+    await box.settle()
+    await box.hotspot.usage.run()  # still crowded: the newcomer is slowed too, no new log entry
+    name = (await box.grant(late))["username"]
+    queues = {q["name"]: q["max-limit"] for q in box.main.queues}
+    assert queues[f"<hotspot-{name}>"] in ("500k/2M", "500000/2000000")
+    assert await FairUsageChange.count().run() == 1

@@ -4,7 +4,7 @@ single-column index made it scan the router's whole history (4.5 -> 16.5 ms at 3
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-25T11:05:00:000000"
+ID = "2026-11-25T11:05:59:999999"
 VERSION = "1.38.0"
 DESCRIPTION = "Index open sessions per router"
 
