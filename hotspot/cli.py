@@ -103,13 +103,13 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
     host = host or settings.server.host
     port = port or settings.server.port
     workers = workers or settings.server.workers
+    _describe_source(settings)
     try:
         check_process_layout(settings, workers)
         if settings.database.migrate_on_start:
             _run_migrations(settings, quiet=True)
     except HotspotError as exc:
         _fail(exc)
-    _describe_source(settings)
     click.echo(f"listening: http://{host}:{port}  ({workers} worker{'s' if workers > 1 else ''})")
     # Workers re-load exactly what was checked here.
     if settings.source:
