@@ -212,7 +212,7 @@ def plugins(config: str | None) -> None:
 
 @main.group(name="sim")
 def sim_group() -> None:
-    """Run simulators of the outside world (a MikroTik router) for local testing and demos."""
+    """Run simulators of the outside world (a MikroTik router, M-Pesa Daraja) for testing and demos."""
 
 
 @sim_group.command("routeros")
@@ -253,6 +253,71 @@ def sim_routeros(
         scheme = "api-ssl" if tls else "api"
         click.echo(f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}")
         click.echo(f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+@sim_group.command("daraja")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8089, show_default=True, help="Port (0 = any free port).")
+@click.option("--key", "consumer_key", default="sim-consumer-key", show_default=True, help="Consumer key.")
+@click.option("--secret", "consumer_secret", default="sim-consumer-secret", show_default=True, help="Secret.")
+@click.option("--shortcode", default="174379", show_default=True, help="BusinessShortCode (PayBill).")
+@click.option("--passkey", default=None, help="Lipa na M-Pesa passkey (default: the public sandbox one).")
+@click.option("--till", default=None, help="Till number CustomerBuyGoodsOnline pushes must pay.")
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    metavar="PHONE=OUTCOME[:SECONDS]",
+    help="How a phone answers, e.g. 254712345678=cancelled:20; repeatable.",
+)
+@click.option("--default-outcome", default="success", show_default=True, help="How other phones answer.")
+@click.option("--delay", type=float, default=10.0, show_default=True, help="Seconds before they answer.")
+@click.option("--drop-callbacks", is_flag=True, help="Never POST callbacks (payments settle by query).")
+def sim_daraja(
+    host: str,
+    port: int,
+    consumer_key: str,
+    consumer_secret: str,
+    shortcode: str,
+    passkey: str | None,
+    till: str | None,
+    outcomes: tuple[str, ...],
+    default_outcome: str,
+    delay: float,
+    drop_callbacks: bool,
+) -> None:
+    """Serve a simulated Safaricom Daraja API (OAuth, STK push, STK query) until Ctrl-C."""
+    from hotspot.sim.daraja import SANDBOX_PASSKEY, DarajaSimulator
+
+    sim = DarajaSimulator(consumer_key, consumer_secret, shortcode, passkey or SANDBOX_PASSKEY, till=till)
+    try:
+        sim.set_outcome(None, default_outcome, after_seconds=delay)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--default-outcome") from None
+    for item in outcomes:
+        phone, sep, rest = item.partition("=")
+        outcome, _, seconds = rest.partition(":")
+        try:
+            if not sep:
+                raise ValueError(f"{item!r} is not PHONE=OUTCOME[:SECONDS]")
+            sim.set_outcome(phone, outcome, after_seconds=float(seconds) if seconds else delay)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--outcome") from None
+    sim.drop_callbacks = drop_callbacks
+
+    async def run() -> None:
+        await sim.start(host=host, port=port, realtime=True)
+        click.echo(f"Daraja simulator listening on {sim.base_url}")
+        click.echo(f"consumer key: {consumer_key}; shortcode: {shortcode}; Ctrl-C to stop")
         try:
             await asyncio.Event().wait()
         finally:
