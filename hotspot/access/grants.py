@@ -244,10 +244,6 @@ class GrantService:
             grant_id = int(row["id"])
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
 
-    async def _update(self, grant_id: int, values: dict[Any, Any]) -> None:
-        async with self.db.write_lock():
-            await Grant.update(values).where(Grant.id == grant_id).run()
-
     async def _queue(self, kind: str, grant_id: int, version: int) -> None:
         payload = {"grant": grant_id, "version": version}
         await self.jobs.enqueue(kind, payload, key=f"{kind}:{grant_id}:{version}")
@@ -391,4 +387,5 @@ class GrantService:
         await router.driver.set_speed(router.target, grant["username"], down, up)
 
     async def _note_error(self, grant_id: int, message: str) -> None:
-        await self._update(grant_id, {Grant.last_error: message[:300]})
+        async with self.db.write_lock():
+            await Grant.update({Grant.last_error: message[:300]}).where(Grant.id == grant_id).run()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +24,7 @@ from piccolo.table import Table
 
 from hotspot.contracts import Health
 from hotspot.errors import StorageError
+from hotspot.health import gather_health
 
 __all__ = ["Database", "engine_for_url"]
 
@@ -115,10 +115,8 @@ class Database:
                     yield
 
     async def health(self) -> Health:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(5):
-                await self.engine.run_ddl("SELECT 1")
-        except Exception as exc:
-            return Health("down", f"{type(exc).__name__}: {exc}"[:200])
-        return Health("ok", self.backend, round((time.perf_counter() - started) * 1000, 2))
+        async def ping() -> Health:
+            await self.engine.run_ddl("SELECT 1")
+            return Health("ok", self.backend)
+
+        return (await gather_health({"database": ping}))["database"]

@@ -113,7 +113,7 @@ class RouterPool:
             await self.record(name, health)
         return results
 
-    async def record(self, name: str, health: Health, *, active_sessions: int | None = None) -> None:
+    async def record(self, name: str, health: Health) -> None:
         """Store a router's state; emit router_status_changed when up/degraded/down changed."""
         now = self.clock()
         values: dict[Any, Any] = {
@@ -122,8 +122,6 @@ class RouterPool:
             "latency_ms": health.latency_ms,
             "checked_at": now,
         }
-        if active_sessions is not None:
-            values["active_sessions"] = active_sessions
         old = await self._upsert(name, values, status=health.status)
         previous = _status(old)
         if previous != health.status and self.emit is not None:
