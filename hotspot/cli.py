@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -242,26 +242,22 @@ def sim_routeros(
             raise click.BadParameter(f"{device!r} is not MAC=IP", param_hint="--device")
         pairs.append((mac, ip))
 
-    async def run() -> None:
-        sim = RouterOSSimulator(username=username, password=password, identity=identity)
-        try:
-            for mac, ip in pairs:
-                sim.add_host(mac, ip)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--device") from None
+    sim = RouterOSSimulator(username=username, password=password, identity=identity)
+    try:
+        for mac, ip in pairs:
+            sim.add_host(mac, ip)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+
+    async def start() -> list[str]:
         await sim.start(host=host, port=port, tls=tls)
         scheme = "api-ssl" if tls else "api"
-        click.echo(f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}")
-        click.echo(f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop")
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop()
+        return [
+            f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}",
+            f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop",
+        ]
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        click.echo("stopped")
+    _serve_until_stopped(start, sim.stop)
 
 
 @sim_group.command("daraja")
@@ -314,14 +310,28 @@ def sim_daraja(
             raise click.BadParameter(str(exc), param_hint="--outcome") from None
     sim.drop_callbacks = drop_callbacks
 
-    async def run() -> None:
+    async def start() -> list[str]:
         await sim.start(host=host, port=port, realtime=True)
-        click.echo(f"Daraja simulator listening on {sim.base_url}")
-        click.echo(f"consumer key: {consumer_key}; shortcode: {shortcode}; Ctrl-C to stop")
+        return [
+            f"Daraja simulator listening on {sim.base_url}",
+            f"consumer key: {consumer_key}; shortcode: {shortcode}; Ctrl-C to stop",
+        ]
+
+    _serve_until_stopped(start, sim.stop)
+
+
+def _serve_until_stopped(
+    start: Callable[[], Awaitable[list[str]]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Start a simulator, print what start() says, serve until Ctrl-C, then stop it cleanly."""
+
+    async def run() -> None:
+        for line in await start():
+            click.echo(line)
         try:
             await asyncio.Event().wait()
         finally:
-            await sim.stop()
+            await stop()
 
     try:
         asyncio.run(run())
