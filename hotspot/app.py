@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from hotspot import __version__
-from hotspot.config import PluginSettings, Settings, load_settings, secret_key
+from hotspot.config import PluginSettings, Settings, load_settings
 from hotspot.http.assets import static_dir, templates_dir
 from hotspot.http.client import client_ip, parse_networks
 from hotspot.http.errors import exception_handlers
@@ -122,7 +122,6 @@ def create_app(
     )
     app.state.hotspot = hotspot
     app.state.trusted_proxies = parse_networks(settings.server.trusted_proxies)
-    app.state.secret_key = secret_key(settings)
     return app
 
 
