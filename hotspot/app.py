@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -55,7 +56,7 @@ def create_app(
             await hotspot.close()
 
     plugin_routers = [
-        Router(path=f"/hooks/{name}", route_handlers=handlers, tags=[f"plugin: {name}"])
+        Router(path=registry.route_paths[name], route_handlers=handlers, tags=[f"plugin: {name}"])
         for name, handlers in registry.routes.items()
     ]
     environment = Environment(
@@ -77,7 +78,11 @@ def create_app(
             ),
             *plugin_routers,
         ],
-        dependencies={"hotspot": Provide(lambda: hotspot, sync_to_thread=False)},
+        dependencies={
+            "hotspot": Provide(lambda: hotspot, sync_to_thread=False),
+            "payment_inbox": Provide(lambda: hotspot.payments, sync_to_thread=False),
+            "client_ip": Provide(_client_ip, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         plugins=[hotspot.channels],
         stores=hotspot.stores,
@@ -123,6 +128,11 @@ def create_app(
     app.state.hotspot = hotspot
     app.state.trusted_proxies = parse_networks(settings.server.trusted_proxies)
     return app
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    """Injected as `client_ip`: the caller's address, X-Forwarded-For trusted only from proxies."""
+    return client_ip(request)
 
 
 def app_from_env() -> Litestar:

@@ -18,6 +18,8 @@ from pydantic import BaseModel
 __all__ = [
     "AccountingSink",
     "ActiveSession",
+    "CallbackReport",
+    "FailureReason",
     "FraudContext",
     "FraudDetector",
     "FraudVerdict",
@@ -31,6 +33,7 @@ __all__ = [
     "Notifier",
     "PaymentConfirmed",
     "PaymentGateway",
+    "PaymentInbox",
     "PaymentRequest",
     "PaymentStatus",
     "PluginInfo",
@@ -56,6 +59,8 @@ class PluginInfo:
 
     `config` must subclass hotspot.config.PluginSettings (which supplies `enabled`).
     `piccolo_app` is the dotted module of the plugin's own Piccolo app, if it keeps rows.
+    `routes_path` is where its register_routes handlers are mounted (default /hooks/<name>);
+    a gateway whose provider forbids words in callback URLs (Daraja: "mpesa") picks its own.
     """
 
     name: str
@@ -64,6 +69,7 @@ class PluginInfo:
     config: type[BaseModel]
     version: str | None = None
     piccolo_app: str | None = None
+    routes_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,13 +116,24 @@ class PaymentRequest:
     amount: Money
     description: str
     phone: str | None = None
-    callback_url: str | None = None
+    callback_url: str | None = None  # public base of the plugin's routes (<public_url>/hooks/<plugin>)
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+FailureReason = Literal[
+    "", "cancelled", "timeout", "insufficient_funds", "wrong_pin", "unreachable", "declined", "busy", "error"
+]
 
 
 @dataclass(frozen=True)
 class GatewayResult:
-    """What a gateway reports; the core checks amount, currency and reference before granting."""
+    """What a gateway reports; the core checks amount, currency and reference before granting.
+
+    `amount` None on a SUCCEEDED verify means the provider confirmed the reference exactly as it
+    was requested at initiation (Daraja's STK Query carries no amount: it confirms *our* push).
+    `reason` says why a payment did not succeed, in words the portal turns into a next step;
+    `payer` is who paid (an MSISDN for M-Pesa), compared with the stored phone when given.
+    """
 
     status: PaymentStatus
     reference: str | None = None
@@ -124,6 +141,8 @@ class GatewayResult:
     receipt: str | None = None
     message: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
+    reason: FailureReason = ""
+    payer: str | None = None
 
 
 @runtime_checkable
@@ -143,6 +162,37 @@ class PaymentGateway(Protocol):
         ...
 
     async def health(self) -> Health: ...
+
+
+@dataclass(frozen=True)
+class CallbackReport:
+    """A gateway's webhook as its plugin received it, handed to the core's PaymentInbox.
+
+    `raw` is the body exactly as received; the core stores it before anything else. `problem`
+    set (wrong path, source IP not allowed, unreadable body) means the plugin rejected it:
+    it is kept as a suspicious event and grants nothing. Otherwise `reference` and `claimed`
+    say what the callback asserts; the core believes none of it until `verify` agrees.
+    """
+
+    gateway: str
+    raw: bytes
+    source_ip: str | None
+    reference: str | None = None
+    claimed: GatewayResult | None = None
+    problem: str | None = None
+
+
+@runtime_checkable
+class PaymentInbox(Protocol):
+    """Where a gateway plugin's webhook route hands callbacks to the core.
+
+    A plugin route asks for it by parameter name: `payment_inbox: PaymentInbox`.
+    """
+
+    async def callback(self, report: CallbackReport) -> str:
+        """Store, match and (after verification) act on a callback; returns the verdict, e.g.
+        "accepted", "duplicate", "unknown_reference", "mismatch", "rejected"."""
+        ...
 
 
 # --- routers ---------------------------------------------------------------------------------

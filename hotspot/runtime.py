@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from hotspot import __version__
 from hotspot.access.grants import GrantService
 from hotspot.access.usage import UsageSync
+from hotspot.billing import Catalog
 from hotspot.config import Settings, secret_key
 from hotspot.contracts import Health
 from hotspot.db import Database, all_tables, migrate
@@ -33,6 +34,7 @@ from hotspot.errors import StartupRefused, StorageError
 from hotspot.health import gather_health, health_dict
 from hotspot.jobs import JobContext, Jobs
 from hotspot.locks import Locks, MemoryLocks, RedisLocks
+from hotspot.payments import Checkout, Payments
 from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
 from hotspot.routers import RouterPool
 from hotspot.routers.store import RouterStore
@@ -70,6 +72,9 @@ class Hotspot:
     router_store: RouterStore
     grants: GrantService
     usage: UsageSync
+    catalog: Catalog
+    payments: Payments
+    checkout: Checkout
     redis: Redis | None = None
     installed: dict[str, InstalledPlugin] = field(default_factory=dict)
     version: str = __version__
@@ -121,12 +126,57 @@ class Hotspot:
         )
         grants = GrantService(db, jobs, routers, fair_usage=settings.fair_usage)
         usage = UsageSync(db, routers, grants, fair_usage=settings.fair_usage)
+        catalog = Catalog(db)
+        public_url = (settings.server.public_url or "").rstrip("/")
+        payments = Payments(
+            db,
+            jobs,
+            grants,
+            registry.gateways,
+            settings=settings.payments,
+            callback_bases={
+                gateway_id: public_url + registry.route_paths[plugin]
+                for gateway_id, plugin in registry.gateway_plugins.items()
+                if public_url and plugin in registry.route_paths
+            },
+        )
+
+        async def publish(channel: str, data: dict[str, Any]) -> None:
+            try:
+                channels.publish(data, channels=[channel])
+            except RuntimeError:  # not serving (a CLI command or a test driving the core alone)
+                log.debug("not publishing on %s: channels are not started", channel)
+
+        checkout = Checkout(
+            catalog,
+            payments,
+            grants,
+            currency=settings.business.currency,
+            settings=settings.payments,
+            publish=publish,
+        )
         hotspot = cls(
-            settings, registry, db, stores, channels, locks, jobs, routers, router_store, grants, usage, redis
+            settings,
+            registry,
+            db,
+            stores,
+            channels,
+            locks,
+            jobs,
+            routers,
+            router_store,
+            grants,
+            usage,
+            catalog,
+            payments,
+            checkout,
+            redis,
         )
         hotspot.installed = dict(installed or {})
-        routers.emit = grants.emit = usage.emit = hotspot.emit
+        routers.emit = grants.emit = usage.emit = payments.emit = hotspot.emit
+        grants.on_change = checkout.grant_changed
         grants.register_jobs()
+        payments.register_jobs()
         jobs.register("routers.check", hotspot._check_routers, every=settings.router_pool.health_seconds)
         jobs.register("usage.sync", usage.job, every=settings.router_pool.usage_sync_seconds)
         hotspot.health_groups["routers"] = routers.health
@@ -153,6 +203,9 @@ class Hotspot:
         if self.settings.database.migrate_on_start:
             await migrate(self.db)
         await self.router_store.refresh_pool()
+        seeded = await self.catalog.seed(self.settings.packages)
+        if seeded:
+            log.info("added %s packages from the config to the empty catalogue", seeded)
         if self.redis is not None:
             try:
                 await self.redis.ping()

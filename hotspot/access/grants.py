@@ -101,6 +101,7 @@ class GrantService:
         self.fair_usage = fair_usage or FairUsageSettings()
         self.emit = emit
         self.clock = clock
+        self.on_change: Callable[[int], Awaitable[None]] | None = None  # the portal follows grants
 
     def register_jobs(self) -> None:
         self.jobs.register(APPLY, self._apply_job)
@@ -243,6 +244,15 @@ class GrantService:
         for row in rows:
             grant_id = int(row["id"])
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
+            await self._changed(grant_id)
+
+    async def _changed(self, grant_id: int) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change(grant_id)
+        except Exception:
+            log.exception("could not announce the change of grant #%s", grant_id)
 
     async def _queue(self, kind: str, grant_id: int, version: int) -> None:
         payload = {"grant": grant_id, "version": version}
@@ -348,6 +358,7 @@ class GrantService:
                 .run()
             )
         log.info("grant #%s applied on %s (version %s)", grant_id, router.name, grant["version"])
+        await self._changed(grant_id)
         fresh = await self.get(grant_id)
         if fresh["state"] not in GrantState.LIVE:  # revoked meanwhile: take it off again
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:late:{now}")

@@ -15,6 +15,8 @@ from hotspot.config._settings import (
     FairUsageSettings,
     JobsSettings,
     LoggingSettings,
+    PackageSettings,
+    PaymentSettings,
     PluginSettings,
     RateLimitSettings,
     RedisSettings,
@@ -24,6 +26,7 @@ from hotspot.config._settings import (
     ServerSettings,
     Settings,
 )
+from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
 
 __all__ = [
     "CONFIG_ENV",
@@ -34,6 +37,8 @@ __all__ = [
     "FairUsageSettings",
     "JobsSettings",
     "LoggingSettings",
+    "PackageSettings",
+    "PaymentSettings",
     "PluginSettings",
     "RateLimitSettings",
     "RedisSettings",
@@ -44,6 +49,10 @@ __all__ = [
     "Settings",
     "find_config_file",
     "load_settings",
+    "parse_duration",
+    "parse_money",
+    "parse_rate",
+    "parse_size",
     "resolve_data_dir",
     "secret_key",
 ]

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
 from hotspot.contracts import RouterTarget
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "FairUsageSettings",
     "JobsSettings",
     "LoggingSettings",
+    "PackageSettings",
+    "PaymentSettings",
     "PluginSettings",
     "RateLimitSettings",
     "RedisSettings",
@@ -199,6 +202,91 @@ class FairUsageSettings(_Section):
         return factor
 
 
+class PackageSettings(_Section):
+    """A package as the owner writes it; seeded into an empty catalogue on start."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field("", max_length=300)
+    price: list[str] = Field(description='One price per currency, e.g. "50 KES" or ["50 KES", "0.40 USD"]')
+    duration: int | str = Field(description="Access time from first login: 30m, 1h, 7d (or seconds)")
+    data: int | str | None = Field(None, description="Data cap, download and upload together: 500MB, 2GB")
+    down: int | str | None = Field(None, description="Download speed: 512k, 5M (bits per second)")
+    up: int | str | None = Field(None, description="Upload speed: 256k, 2M")
+    devices: int = Field(1, ge=1, le=20, description="Devices that may be online at once")
+    visible: bool = True
+    sort_order: int = 0
+
+    @field_validator("price", mode="before")
+    @classmethod
+    def _price_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("price")
+    @classmethod
+    def _prices(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError('give at least one price, e.g. "50 KES"')
+        codes = [parse_money(v).currency for v in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError("one price per currency")
+        if any(parse_money(v).amount <= 0 for v in value):
+            raise ValueError("a price must be more than zero")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: int | str) -> int | str:
+        if not 0 < parse_duration(value) <= 366 * 86400:
+            raise ValueError("duration must be between 1 second and a year")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: int | str | None) -> int | str | None:
+        if value is not None and parse_size(value) <= 0:
+            raise ValueError("data cap must be more than zero")
+        return value
+
+    @field_validator("down", "up")
+    @classmethod
+    def _rate(cls, value: int | str | None) -> int | str | None:
+        if value is not None and parse_rate(value) <= 0:
+            raise ValueError("speed must be more than zero")
+        return value
+
+    @property
+    def prices(self) -> dict[str, int]:
+        return {m.currency: m.amount for m in map(parse_money, self.price)}
+
+    @property
+    def seconds(self) -> int:
+        return parse_duration(self.duration)
+
+    @property
+    def bytes_total(self) -> int | None:
+        return None if self.data is None else parse_size(self.data)
+
+    @property
+    def down_bps(self) -> int | None:
+        return None if self.down is None else parse_rate(self.down)
+
+    @property
+    def up_bps(self) -> int | None:
+        return None if self.up is None else parse_rate(self.up)
+
+
+class PaymentSettings(_Section):
+    """How long the box waits for a customer to pay, and how hard it protects strangers' phones."""
+
+    timeout_seconds: float = Field(180.0, ge=30, le=3600, description="Give up on an unanswered prompt")
+    first_check_seconds: float = Field(
+        10.0, ge=0.1, le=300, description="First status check after a prompt is sent (then backing off)"
+    )
+    check_every_seconds: float = Field(5.0, ge=0.1, le=300, description="Status checks while waiting")
+    per_phone_per_hour: int = Field(5, ge=1, description="Payment prompts one phone may receive per hour")
+    per_device_per_hour: int = Field(10, ge=1, description="Payments one device (MAC) may start per hour")
+
+
 class PluginSettings(BaseModel):
     """What every plugin block has; a plugin's own model subclasses this and adds its keys."""
 
@@ -220,6 +308,8 @@ class Settings(_Section):
     routers: list[RouterSettings] = Field(default_factory=list)
     router_pool: RouterPoolSettings = RouterPoolSettings()
     fair_usage: FairUsageSettings = FairUsageSettings()
+    payments: PaymentSettings = PaymentSettings()
+    packages: list[PackageSettings] = Field(default_factory=list)
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
     source: str | None = Field(None, description="Internal: the file these settings came from")
 
@@ -231,6 +321,14 @@ class Settings(_Section):
             if router.name in seen:
                 raise ValueError(f"router name {router.name!r} is used twice")
             seen.add(router.name)
+        return value
+
+    @field_validator("packages")
+    @classmethod
+    def _unique_package_names(cls, value: list[PackageSettings]) -> list[PackageSettings]:
+        names = [p.name for p in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two packages have the same name")
         return value
 
     @property

@@ -12,7 +12,13 @@ from piccolo.table import Table
 
 __all__ = ["CORE_APPS", "all_tables", "app_modules"]
 
-CORE_APPS = ["hotspot.jobs.piccolo_app", "hotspot.access.piccolo_app", "hotspot.routers.piccolo_app"]
+CORE_APPS = [
+    "hotspot.jobs.piccolo_app",
+    "hotspot.access.piccolo_app",
+    "hotspot.routers.piccolo_app",
+    "hotspot.billing.piccolo_app",
+    "hotspot.payments.piccolo_app",
+]
 
 
 def app_modules() -> list[str]:

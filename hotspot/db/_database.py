@@ -59,6 +59,7 @@ class Database:
         self.backend, self.engine = engine_for_url(url, busy_timeout=busy_timeout)
         self.pool_size = pool_size
         self._write_lock = asyncio.Lock()
+        self._writer: asyncio.Task[Any] | None = None
         self._open = False
 
     @property
@@ -96,12 +97,20 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write_lock(self) -> AsyncIterator[None]:
-        """Serialise writers on SQLite (one file, one writer); free on PostgreSQL."""
-        if not self.is_sqlite:
+        """Serialise writers on SQLite (one file, one writer); free on PostgreSQL.
+
+        Re-entrant within one task, so a service that writes under the lock can be called
+        inside another's `transaction()` (a payment's confirmation creates its grant)."""
+        me = asyncio.current_task()
+        if not self.is_sqlite or (me is not None and self._writer is me):
             yield
             return
         async with self._write_lock:
-            yield
+            self._writer = me
+            try:
+                yield
+            finally:
+                self._writer = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -102,6 +102,8 @@ class Registry:
     accounting_sinks: dict[str, AccountingSink] = field(default_factory=dict)
     fraud_detectors: dict[str, FraudDetector] = field(default_factory=dict)
     routes: dict[str, list[Any]] = field(default_factory=dict)
+    route_paths: dict[str, str] = field(default_factory=dict)  # plugin -> where its routes are mounted
+    gateway_plugins: dict[str, str] = field(default_factory=dict)  # gateway id -> plugin name
     template_dirs: list[Path] = field(default_factory=list)
     setup_steps: list[SetupStep] = field(default_factory=list)
 
@@ -151,6 +153,10 @@ def load_plugins(
         raise PluginError(f"plugin {name!r} implements a hook that does not exist: {exc}") from None
 
     registry = Registry(pm=pm, enabled=list(configs))
+    for name in configs:
+        info = installed[name].info if name in installed else getattr(pm.get_plugin(name), "PLUGIN", None)
+        custom = info.routes_path if isinstance(info, PluginInfo) else None
+        registry.route_paths[name] = custom.rstrip("/") if custom else f"/hooks/{name}"
 
     def collect(hook_name: str, proto: type[T] | None, key: str | None, into: Any) -> None:
         outcomes = call_each(getattr(pm.hook, hook_name), lambda plugin: {"config": configs[plugin]})
@@ -174,6 +180,8 @@ def load_plugins(
                 if ident in into:
                     raise PluginError(f"plugin {outcome.plugin!r}: {hook_name} id {ident!r} is already taken")
                 into[ident] = item
+                if hook_name == "register_payment_gateways":
+                    registry.gateway_plugins[ident] = outcome.plugin
 
     collect("register_payment_gateways", PaymentGateway, "id", registry.gateways)
     collect("register_router_drivers", RouterDriver, "kind", registry.router_drivers)

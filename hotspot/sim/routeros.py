@@ -11,6 +11,9 @@ replies and error texts follow RouterOS 7 (see the research notes, sections 1 an
         ...
         sim.advance(600)                                      # ten minutes of browsing
 
+`await sim.start_http()` also serves the HotSpot login servlet (`sim.http_url`: login page,
+`/login` with HTTP-CHAP or PAP per `sim.login_by`, `/status`, `/logout`; see _routeros_http).
+
 Faults (refused/hung connections, traps, dropped or slow replies) are switched on at runtime via
 `sim.faults` to exercise a driver's error handling. From version 7.17 on the router also has
 `/system/device-mode` (see `device_mode`): in `home` mode, or with `sim.device_mode(hotspot=False)`,
@@ -33,13 +36,14 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 from hotspot.sim._routeros_device_mode import MODES as DEVICE_MODES
+from hotspot.sim._routeros_http import HotspotServlet
 from hotspot.sim._routeros_state import Logout, Router
 from hotspot.sim._routeros_values import Trap, version_tuple
 from hotspot.sim._routeros_wire import FramingError, SentenceDecoder, encode_sentence
@@ -199,6 +203,8 @@ class RouterOSSimulator:
         self.tls = False
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        # The HotSpot's HTTP login servlet; serves only after start_http().
+        self.http = HotspotServlet(self.router)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -219,8 +225,35 @@ class RouterOSSimulator:
         address = self._server.sockets[0].getsockname()
         self.host, self.port, self.tls = str(address[0]), int(address[1]), context is not None
 
+    async def start_http(
+        self, host: str = "127.0.0.1", port: int = 0, *, portal_url: str | None = None
+    ) -> str:
+        """Serve the HotSpot login servlet on host:port (0 = any free port); returns `http_url`.
+
+        `portal_url` replaces the placeholder in web/router/login.html (see `sim.http`).
+        """
+        if portal_url is not None:
+            self.http.portal_url = portal_url
+        await self.http.start(host, port)
+        return self.http.url
+
+    @property
+    def http_url(self) -> str:
+        """The login servlet's base URL, e.g. http://127.0.0.1:40123 (after start_http)."""
+        return self.http.url
+
+    @property
+    def login_by(self) -> set[str]:
+        """The hotspot server profile's `login-by` methods (default {"http-chap", "cookie"})."""
+        return self.http.login_methods()
+
+    @login_by.setter
+    def login_by(self, methods: Iterable[str] | str) -> None:
+        self.http.set_login_methods(methods)
+
     async def stop(self) -> None:
         """Stop listening and drop every open connection (hung ones included)."""
+        await self.http.stop()
         server, self._server = self._server, None
         if server is not None:
             server.close()

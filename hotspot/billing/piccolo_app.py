@@ -1,0 +1,15 @@
+"""Piccolo app of the billing domain: packages."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from hotspot.billing.tables import Package
+
+APP_CONFIG = AppConfig(
+    app_name="hotspot_billing",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[Package],
+    migration_dependencies=[],
+    commands=[],
+)
