@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 EXIT_CONFIG, EXIT_STORAGE, EXIT_REFUSED, EXIT_PLUGIN = 1, 3, 4, 5
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _fail(error: HotspotError) -> NoReturn:
@@ -93,6 +94,10 @@ def _describe_source(settings: Settings) -> None:
 )
 def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web app on the production ASGI server (granian)."""
+    _serve(config, host=host, port=port, workers=workers)
+
+
+def _serve(config: str | None, *, host: str | None, port: int | None, workers: int | None) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -208,6 +213,107 @@ def plugins(config: str | None) -> None:
         click.echo(line.rstrip())
     if len(rows) == 1:
         click.echo("(no plugins installed)")
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="Port for the portal and admin.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo's database here (default: a fresh temporary folder).",
+)
+def demo(port: int, data_dir: Path | None) -> None:
+    """Run the whole flow with a simulated router and M-Pesa: no hardware, no internet."""
+    import tempfile
+
+    from hotspot.demo import Demo
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="hotspot-demo-"))
+    session = Demo(port=port, data_dir=folder.resolve())
+    try:
+        config = session.start()
+    except OSError as exc:
+        click.secho(f"Error: cannot start the demo: {exc}", fg="red", err=True)
+        sys.exit(EXIT_REFUSED)
+    for line in session.lines():
+        click.echo(line)
+    _serve(str(config), host=None, port=port, workers=1)
+
+
+@main.group(name="packages")
+def packages_group() -> None:
+    """List the packages on sale, or add/update them from a YAML file."""
+
+
+def _with_catalog(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from hotspot.billing import Catalog
+    from hotspot.db import Database, all_tables, migrate
+
+    async def run() -> T:
+        db = Database(settings.database_url, busy_timeout=settings.database.sqlite_busy_timeout)
+        await db.open(all_tables())
+        try:
+            await migrate(db)
+            return await work(Catalog(db))
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except HotspotError as exc:
+        _fail(exc)
+
+
+@packages_group.command("list")
+@config_option
+def packages_list(config: str | None) -> None:
+    """Show every package with its prices, terms and whether the portal shows it."""
+    from hotspot.billing import Catalog, PackageView
+
+    async def work(catalog: Catalog) -> list[PackageView]:
+        return await catalog.all()
+
+    rows = _with_catalog(_load(config), work)
+    if not rows:
+        click.echo("no packages yet: add some with `hotspot packages import FILE`")
+    for p in rows:
+        prices = ", ".join(f"{m.amount / 100:.2f} {m.currency}" for m in p.prices.values())
+        shown = "" if p.visible else "  (hidden)"
+        click.echo(f"#{p.id:<3} {p.name:<24} {prices:<16} {p.seconds}s x{p.devices} device(s){shown}")
+
+
+@packages_group.command("import")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def packages_import(config: str | None, file: Path) -> None:
+    """Add or update (by name) the packages in FILE: a YAML list, or a `packages:` key holding one."""
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    from hotspot.billing import Catalog
+    from hotspot.config import PackageSettings
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        click.secho(f"Error: {file} is not valid YAML: {exc}", fg="red", err=True)
+        sys.exit(EXIT_CONFIG)
+    items = data.get("packages") if isinstance(data, dict) else data
+    try:
+        specs = TypeAdapter(list[PackageSettings]).validate_python(items)
+    except ValidationError as exc:
+        click.secho(f"Error: {file} has {exc.error_count()} problem(s):", fg="red", err=True)
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            click.echo(f"  packages.{where}: {error['msg']}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+    async def work(catalog: Catalog) -> list[tuple[str, bool]]:
+        return [(spec.name, (await catalog.upsert(spec))[1]) for spec in specs]
+
+    for name, created in _with_catalog(_load(config), work):
+        click.echo(f"{'added' if created else 'updated'}: {name}")
 
 
 @main.group(name="sim")

@@ -160,6 +160,7 @@ def test_wheel_contents(wheel: dict[str, Any]) -> None:
     ]
     assert migrations, "the jobs migrations are not in the wheel"
     assert "hotspot/web/templates/base.html" in names
+    assert "hotspot/web/router/login.html" in names  # the page the owner uploads to the router
     vendor = [n for n in names if n.startswith("hotspot/web/static/vendor/")]
     assert any(n.endswith(".css") for n in vendor), f"no vendored css in the wheel: {vendor}"
     assert any(n.endswith(".js") for n in vendor), f"no vendored js in the wheel: {vendor}"
@@ -177,9 +178,9 @@ def test_wheel_contents(wheel: dict[str, Any]) -> None:
         n
         for n in names
         if n.startswith("hotspot/web/")
-        and not n.startswith(("hotspot/web/templates/", "hotspot/web/static/"))
+        and not n.startswith(("hotspot/web/templates/", "hotspot/web/static/", "hotspot/web/router/"))
     )
-    assert not web_extra, f"only web/templates and web/static belong in the wheel: {web_extra}"
+    assert not web_extra, f"only web/templates, web/static and web/router belong in the wheel: {web_extra}"
 
 
 @pytest.mark.slow
