@@ -65,3 +65,38 @@ def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_packages_import_then_list(tmp_path: Path) -> None:
+    env = {"HOTSPOT_DATA_DIR": str(tmp_path), "HOTSPOT_CONFIG": ""}
+    file = tmp_path / "packages.yaml"
+    file.write_text(
+        "packages:\n"
+        "  - {name: 1 hour, price: 20 KES, duration: 1h, down: 5M, up: 2M}\n"
+        "  - {name: 1 week, price: [250 KES, '1.99 USD'], duration: 7d, data: 15GB, devices: 3,\n"
+        "     visible: false}\n"
+    )
+    result = CliRunner().invoke(main, ["packages", "import", str(file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["added: 1 hour", "added: 1 week"]
+    file.write_text("- {name: 1 hour, price: 25 KES, duration: 1h}\n")  # a bare list updates by name
+    result = CliRunner().invoke(main, ["packages", "import", str(file)], env=env)
+    assert result.output.splitlines() == ["updated: 1 hour"]
+    result = CliRunner().invoke(main, ["packages", "list"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "1 hour" in lines[0] and "25.00 KES" in lines[0] and "3600s" in lines[0]
+    assert "250.00 KES, 1.99 USD" in lines[1] and "(hidden)" in lines[1]
+
+
+def test_packages_import_names_each_bad_key(tmp_path: Path) -> None:
+    file = tmp_path / "packages.yaml"
+    file.write_text("- {name: x, price: 20 shillings, duration: forever}\n- {name: y, duration: 1h}\n")
+    result = CliRunner().invoke(
+        main, ["packages", "import", str(file)], env={"HOTSPOT_DATA_DIR": str(tmp_path), "HOTSPOT_CONFIG": ""}
+    )
+    assert result.exit_code == 1
+    assert "has 3 problem(s)" in result.output
+    assert "packages.0.price" in result.output and "not a price: '20 shillings'" in result.output
+    assert "packages.0.duration" in result.output and "not a duration: 'forever'" in result.output
+    assert "packages.1.price: Field required" in result.output

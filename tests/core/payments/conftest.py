@@ -23,8 +23,16 @@ from hotspot.sim.routeros import RouterOSSimulator
 MAC, IP, PHONE = "AA:BB:CC:00:00:01", "10.5.50.11", "254712345678"
 PACKAGES = [
     {"name": "1 hour", "price": "20 KES", "duration": "1h", "down": "5M", "up": "2M", "sort_order": 1},
-    {"name": "1 day", "price": "50 KES", "duration": "1d", "data": "2GB", "down": "10M", "up": "5M",
-     "devices": 2, "sort_order": 2},
+    {
+        "name": "1 day",
+        "price": "50 KES",
+        "duration": "1d",
+        "data": "2GB",
+        "down": "10M",
+        "up": "5M",
+        "devices": 2,
+        "sort_order": 2,
+    },
 ]
 
 
@@ -92,8 +100,13 @@ class Box:
     async def buy(self, package: str = "1 hour", **kw: Any) -> OrderStatus:
         offers = {p.name: p for p in await self.hotspot.checkout.packages()}
         values: dict[str, Any] = {
-            "package_id": offers[package].id, "phone": "0712 345 678", "mac": MAC, "ip": IP,
-            "router": "cafe", "link_login_only": "http://10.5.50.1/login", "link_orig": "http://example.com/",
+            "package_id": offers[package].id,
+            "phone": "0712 345 678",
+            "mac": MAC,
+            "ip": IP,
+            "router": "cafe",
+            "link_login_only": "http://10.5.50.1/login",
+            "link_orig": "http://example.com/",
         }
         values.update(kw)
         return await self.hotspot.checkout.buy(BuyRequest(**values))
@@ -106,8 +119,9 @@ def box_settings(make_settings: Callable[..., Any], router: RouterOSSimulator, *
     overrides: dict[str, Any] = {
         "jobs": {"enabled": False},  # tests run the jobs themselves, with their own clock
         "plugins": {"mikrotik": {"enabled": True, "connect_timeout": 1, "command_timeout": 1}},
-        "routers": [{"name": "cafe", "host": "127.0.0.1", "port": router.port, "username": "api",
-                     "password": "pw"}],
+        "routers": [
+            {"name": "cafe", "host": "127.0.0.1", "port": router.port, "username": "api", "password": "pw"}
+        ],
         "packages": PACKAGES,
     }
     overrides.update(extra)
@@ -115,8 +129,14 @@ def box_settings(make_settings: Callable[..., Any], router: RouterOSSimulator, *
 
 
 def use_clock(hotspot: Hotspot, clock: Clock) -> None:
-    for part in (hotspot.jobs, hotspot.grants, hotspot.usage, hotspot.routers, hotspot.payments,
-                 hotspot.checkout):
+    for part in (
+        hotspot.jobs,
+        hotspot.grants,
+        hotspot.usage,
+        hotspot.routers,
+        hotspot.payments,
+        hotspot.checkout,
+    ):
         part.clock = clock
 
 

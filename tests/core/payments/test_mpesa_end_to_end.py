@@ -46,7 +46,9 @@ class MBox:
     async def buy(self, phone: str = "0712 345 678") -> OrderStatus:
         [offer] = [p for p in await self.hotspot.checkout.packages() if p.name == "1 hour"]
         return await self.hotspot.checkout.buy(
-            BuyRequest(offer.id, phone, mac=MAC, ip=IP, router="cafe", link_login_only="http://10.5.50.1/login")
+            BuyRequest(
+                offer.id, phone, mac=MAC, ip=IP, router="cafe", link_login_only="http://10.5.50.1/login"
+            )
         )
 
     async def status(self, order_id: str) -> OrderStatus:
@@ -69,13 +71,26 @@ async def open_box(make_settings: Any, *, public_url: str | None) -> AsyncIterat
                 "server": {"public_url": public_url},
                 "jobs": {"enabled": False},
                 "packages": PACKAGES,
-                "routers": [{"name": "cafe", "host": "127.0.0.1", "port": router.port, "username": "api",
-                             "password": "pw"}],
+                "routers": [
+                    {
+                        "name": "cafe",
+                        "host": "127.0.0.1",
+                        "port": router.port,
+                        "username": "api",
+                        "password": "pw",
+                    }
+                ],
                 "plugins": {
                     "mikrotik": {"enabled": True, "connect_timeout": 1, "command_timeout": 1},
-                    "mpesa": {"enabled": True, "environment": "custom", "base_url": daraja.base_url,
-                              "shortcode": "174379", "passkey": SANDBOX_PASSKEY, "consumer_key": "ck",
-                              "consumer_secret": "cs"},
+                    "mpesa": {
+                        "enabled": True,
+                        "environment": "custom",
+                        "base_url": daraja.base_url,
+                        "shortcode": "174379",
+                        "passkey": SANDBOX_PASSKEY,
+                        "consumer_key": "ck",
+                        "consumer_secret": "cs",
+                    },
                 },
             },
             plugins=settings_models(discover()),
@@ -185,7 +200,9 @@ async def test_a_callback_on_the_wrong_path_is_stored_and_refused(box: MBox) -> 
     box.daraja.set_outcome(PHONE, "never")
     await box.buy()
     [checkout_id] = box.daraja.pushes
-    delivery = await box.daraja.forge_callback(checkout_id, url="https://box.example.net/hooks/lnm/guessed-token")
+    delivery = await box.daraja.forge_callback(
+        checkout_id, url="https://box.example.net/hooks/lnm/guessed-token"
+    )
     assert delivery.status_code == 404
     rows = await PaymentCallback.select().run()
     assert [(r["verdict"], r["detail"]) for r in rows] == [("rejected", "wrong callback path")]

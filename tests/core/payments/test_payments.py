@@ -22,8 +22,15 @@ from hotspot.runtime import Hotspot
 KES20 = Money(2000, "KES")
 
 
-def report(reference: str, *, status: PaymentStatus = PaymentStatus.SUCCEEDED, amount: Money | None = KES20,
-           payer: str | None = PHONE, receipt: str | None = "TC17H2Q9XZ", **kw: Any) -> CallbackReport:
+def report(
+    reference: str,
+    *,
+    status: PaymentStatus = PaymentStatus.SUCCEEDED,
+    amount: Money | None = KES20,
+    payer: str | None = PHONE,
+    receipt: str | None = "TC17H2Q9XZ",
+    **kw: Any,
+) -> CallbackReport:
     claimed = GatewayResult(status, reference=reference, amount=amount, receipt=receipt, payer=payer)
     return CallbackReport("scripted", b'{"raw": true}', "196.201.214.200", reference, claimed, **kw)
 
@@ -44,11 +51,15 @@ async def grants() -> list[dict[str, Any]]:
 def test_state_machine_allows_exactly_the_documented_moves() -> None:
     allowed = {(a.value, b.value) for a, moves in TRANSITIONS.items() for b in moves}
     assert allowed == {
-        ("created", "pending"), ("created", "failed"),
-        ("pending", "succeeded"), ("pending", "failed"), ("pending", "cancelled"), ("pending", "expired"),
+        ("created", "pending"),
+        ("created", "failed"),
+        ("pending", "succeeded"),
+        ("pending", "failed"),
+        ("pending", "cancelled"),
+        ("pending", "expired"),
         ("expired", "succeeded"),
     }
-    assert FINAL == {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CANCELLED}
+    assert {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CANCELLED} == FINAL
     for state in PaymentState:
         for target in PaymentState:
             if (state.value, target.value) in allowed:
@@ -91,7 +102,7 @@ async def test_a_verified_payment_puts_the_device_online(box: Box) -> None:
     assert [a["mac-address"] for a in box.router.active] == [MAC]
     payment = await payment_of(status.order_id)
     assert payment["state"] == "succeeded" and payment["receipt"] == "TC17H2Q9XZ"
-    [(hook, event)] = [e for e in box.events if e[0] == "payment_confirmed"]
+    [(_hook, event)] = [e for e in box.events if e[0] == "payment_confirmed"]
     assert event.amount == KES20 and event.order_id == status.order_id
 
     box.later(600)
@@ -268,7 +279,9 @@ async def test_a_crash_inside_the_confirmation_leaves_the_payment_to_be_checked_
     with pytest.raises(RuntimeError):
         await box.hotspot.payments.confirm(payment["id"])
     assert (await payment_of(status.order_id))["state"] == "pending"  # rolled back, all of it
-    assert (await Order.select(Order.state).where(Order.id == status.order_id).first().run()) == {"state": "open"}
+    assert (await Order.select(Order.state).where(Order.id == status.order_id).first().run()) == {
+        "state": "open"
+    }
     monkeypatch.undo()
     box.later(10)
     await box.settle()
@@ -355,8 +368,13 @@ async def test_one_prompt_at_a_time_per_phone_and_hourly_limits(box: Box) -> Non
 
 @pytest.mark.parametrize(
     ("kw", "field"),
-    [({"phone": "0812 345 678"}, "phone"), ({"phone": "+1 555 0100"}, "phone"),
-     ({"promo": "FREE"}, "promo"), ({"currency": "USD"}, "currency"), ({"gateway": "bitcoin"}, "gateway")],
+    [
+        ({"phone": "0812 345 678"}, "phone"),
+        ({"phone": "+1 555 0100"}, "phone"),
+        ({"promo": "FREE"}, "promo"),
+        ({"currency": "USD"}, "currency"),
+        ({"gateway": "bitcoin"}, "gateway"),
+    ],
 )
 async def test_bad_input_names_the_field(box: Box, kw: dict[str, Any], field: str) -> None:
     with pytest.raises(CheckoutError) as err:
