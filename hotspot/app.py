@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Request, Router
+from litestar.config.compression import CompressionConfig
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -29,11 +30,13 @@ from hotspot.http.request_id import RequestIdMiddleware
 from hotspot.http.security import SecurityHeadersMiddleware
 from hotspot.logs import configure_logging
 from hotspot.plugins import InstalledPlugin, discover, load_plugins, settings_models
+from hotspot.portal import PORTAL_HANDLERS, SKIP_COMPRESSION, PortalApi
 from hotspot.runtime import Hotspot
 
 __all__ = ["app_from_env", "create_app"]
 
 RATE_LIMIT_EXEMPT = ["/static", "/healthz"]
+SESSIONLESS = ["/static", "/healthz", "/hooks", "/api/v1/portal"]  # no cookie, no session row
 
 
 def create_app(
@@ -73,6 +76,8 @@ def create_app(
         route_handlers=[
             home,
             healthz,
+            *PORTAL_HANDLERS,
+            PortalApi,
             create_static_files_router(
                 path="/static", directories=[static_dir()], include_in_schema=False, cache_control=None
             ),
@@ -95,6 +100,7 @@ def create_app(
                 httponly=True,
                 samesite="lax",
                 renew_on_access=True,
+                exclude=SESSIONLESS,
             ).middleware,
             *(
                 [
@@ -118,6 +124,15 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         response_cache_config=ResponseCacheConfig(store="response_cache"),
+        # Phones on 3G: text is gzipped (bootstrap.css 232 KB -> 31 KB). Event streams are not
+        # (gzip would hold events back; routes opt out with opt={SKIP_COMPRESSION: True}), nor are
+        # formats that are compressed already.
+        compression_config=CompressionConfig(
+            backend="gzip",
+            gzip_compress_level=6,
+            exclude_opt_key=SKIP_COMPRESSION,
+            exclude=[r"/events$", r"\.(?:png|jpe?g|gif|webp|ico|woff2?)$"],
+        ),
         logging_config=None,
         debug=False,
     )

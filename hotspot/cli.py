@@ -335,8 +335,18 @@ def sim_group() -> None:
     metavar="MAC=IP",
     help="A device already on the WiFi (in /ip/hotspot/host); repeatable.",
 )
+@click.option("--http-port", type=int, default=None, help="Also serve the HotSpot login page (0 = any port).")
+@click.option("--portal-url", default=None, help="Where the login page sends devices (the box's /portal).")
 def sim_routeros(
-    host: str, port: int, username: str, password: str, identity: str, tls: bool, devices: tuple[str, ...]
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    identity: str,
+    tls: bool,
+    devices: tuple[str, ...],
+    http_port: int | None,
+    portal_url: str | None,
 ) -> None:
     """Serve a simulated RouterOS API with a HotSpot until Ctrl-C."""
     from hotspot.sim.routeros import RouterOSSimulator
@@ -358,10 +368,16 @@ def sim_routeros(
     async def start() -> list[str]:
         await sim.start(host=host, port=port, tls=tls)
         scheme = "api-ssl" if tls else "api"
-        return [
-            f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}",
-            f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop",
-        ]
+        lines = [f"RouterOS simulator '{identity}' ({scheme}) listening on {sim.address}"]
+        if http_port is not None:
+            url = await sim.start_http(host, http_port, portal_url=portal_url)
+            lines.append(
+                f"HotSpot login page: {url}/ (sends devices to {portal_url or 'the default portal URL'})"
+            )
+        lines.append(
+            f"login: {username} / {'(empty password)' if not password else '******'}; Ctrl-C to stop"
+        )
+        return lines
 
     _serve_until_stopped(start, sim.stop)
 

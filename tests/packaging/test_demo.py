@@ -6,8 +6,6 @@ in) and a scripted refusal must come back as a plain reason, with no hardware an
 
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -16,32 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from test_serve import Server, _env, _free_port, _hotspot
+from demo_process import DemoProcess, running_demo
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    port = _free_port()
-    stdout, stderr = tmp_path / "demo.out", tmp_path / "demo.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [*_hotspot(), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo-data")],
-            cwd=tmp_path,
-            env=_env(tmp_path / "unused"),
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Server(proc, port, stdout, stderr)
-    try:
-        server.wait_healthy()
-        match = re.search(r"customer portal:\s+(\S+)", stdout.read_text())
-        assert match, server.output()
-        yield server, match[1]
-    finally:
-        server.kill()
+def demo(tmp_path: Path) -> Iterator[DemoProcess]:
+    with running_demo(tmp_path) as process:
+        yield process
 
 
 def _wait_for(url: str, want: set[str], timeout: float = 40.0) -> dict[str, Any]:
@@ -55,8 +36,8 @@ def _wait_for(url: str, want: set[str], timeout: float = 40.0) -> dict[str, Any]
     pytest.fail(f"order never reached {want}: {body}")
 
 
-def test_demo_sells_a_package_end_to_end(demo: tuple[Server, str]) -> None:
-    server, portal = demo
+def test_demo_sells_a_package_end_to_end(demo: DemoProcess) -> None:
+    server, portal = demo, demo.portal_url
     health = httpx.get(f"{server.url}/healthz", timeout=5).json()
     assert health["status"] == "ok", health
     assert health["checks"]["routers"]["demo-router"]["status"] == "ok"
