@@ -139,7 +139,7 @@ class Jobs:
                 max_attempts,
                 now,
             ).run()
-        self._wake.set()
+        self.db.after_commit(self._wake.set)
         return int(rows[0]["id"]) if rows else None
 
     # --- running ------------------------------------------------------------------------

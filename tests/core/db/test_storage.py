@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from hotspot.cli import main
 from hotspot.config import Settings
 from hotspot.db import Database, all_tables, app_modules, migrate, pending_migrations
-from hotspot.db._database import engine_for_url
+from hotspot.db._database import PooledSQLiteEngine, engine_for_url
 from hotspot.errors import StorageError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -138,3 +139,49 @@ def test_migrate_command_reports_an_unreachable_database(tmp_path: Path) -> None
     )
     assert result.exit_code == 3
     assert "cannot open the database" in result.output
+
+
+async def test_sqlite_keeps_connections_open_between_statements(tmp_path: Path) -> None:
+    """Piccolo would open a connection (and a thread) per statement; the pool reuses a few."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    await db.open([])
+    try:
+        engine = db.engine
+        assert isinstance(engine, PooledSQLiteEngine)
+        await asyncio.gather(*(engine.run_ddl("SELECT 1 AS one") for _ in range(40)))
+        assert 1 <= engine._open_count <= engine.pool_size
+        with pytest.raises(sqlite3.OperationalError):
+            await engine.run_ddl("SELECT * FROM no_such_table")
+        [row] = await engine.run_ddl("SELECT 2 AS two")
+        assert row["two"] == 2
+    finally:
+        await db.close()
+    assert engine._idle == []
+
+
+async def test_after_commit_runs_once_the_outermost_transaction_commits(
+    settings: Settings,
+) -> None:
+    db = Database(settings.database_url)
+    await db.open([])
+    ran: list[str] = []
+    try:
+        db.after_commit(lambda: ran.append("outside"))
+        assert ran == ["outside"]
+        async with db.transaction():
+            async with db.transaction():  # joins the outer one
+                db.after_commit(lambda: ran.append("inner"))
+            db.after_commit(lambda: ran.append("outer"))
+            assert ran == ["outside"]
+        assert ran == ["outside", "inner", "outer"]
+
+        async def failing() -> None:
+            async with db.transaction():
+                db.after_commit(lambda: ran.append("rolled back"))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await failing()
+        assert "rolled back" not in ran
+    finally:
+        await db.close()
