@@ -256,7 +256,8 @@ class GrantService:
 
     async def _queue(self, kind: str, grant_id: int, version: int) -> None:
         payload = {"grant": grant_id, "version": version}
-        await self.jobs.enqueue(kind, payload, key=f"{kind}:{grant_id}:{version}")
+        # Putting a grant on the router is what a paying customer waits for: run it right away.
+        await self.jobs.enqueue(kind, payload, key=f"{kind}:{grant_id}:{version}", urgent=kind == APPLY)
 
     # --- jobs ----------------------------------------------------------------------------------
 

@@ -118,15 +118,40 @@ class Jobs:
         key: str | None = None,
         delay: float = 0.0,
         max_attempts: int | None = None,
+        urgent: bool = False,
     ) -> int | None:
         """Persist a job; return its id, or None when a job with the same `key` already exists.
 
         max_attempts None means retry until it succeeds (with backoff up to five minutes).
+        `urgent` runs it in this process as soon as the enqueuing transaction commits, without
+        a trip through the worker loop (a paid customer waits on it). It is stored already
+        claimed by this worker, so a crash before it finishes leaves a lease that runs out and
+        the next claim retries it, like any other job.
         """
         reg = self._handlers.get(kind)
         if max_attempts is None and reg is not None:
             max_attempts = reg.max_attempts
         now = self.clock()
+        if urgent and delay <= 0 and self._task is not None and reg is not None and self._has_slot():
+            async with self.db.write_lock():
+                claimed: list[dict[str, Any]] = await Job.raw(
+                    "INSERT INTO hotspot_job (kind, key, payload, status, run_at, attempts, max_attempts,"
+                    " created_at, locked_by, locked_until)"
+                    " VALUES ({}, {}, {}, 'running', {}, 1, {}, {}, {}, {})"
+                    " ON CONFLICT (key) DO NOTHING"
+                    " RETURNING id, kind, key, payload, attempts, max_attempts, every_seconds",
+                    kind,
+                    key,
+                    json.dumps(dict(payload or {})),
+                    now,
+                    max_attempts,
+                    now,
+                    self.worker_id,
+                    now + self.lease_seconds,
+                ).run()
+            if claimed:
+                self.db.after_commit(lambda: self._spawn(claimed[0]))
+            return int(claimed[0]["id"]) if claimed else None
         async with self.db.write_lock():
             rows = await Job.raw(
                 "INSERT INTO hotspot_job (kind, key, payload, status, run_at, attempts, max_attempts,"
@@ -277,9 +302,7 @@ class Jobs:
                     rows = []
                 claimed = len(rows)
                 for row in rows:
-                    task = asyncio.create_task(self._run_one(row), name=f"job-{row['kind']}-{row['id']}")
-                    self._running.add(task)
-                    task.add_done_callback(self._finished)
+                    self._spawn(row)
             if claimed and claimed == free:
                 continue  # there may be more due: fill the slots again once one frees
             waker = asyncio.ensure_future(self._wake.wait())
@@ -289,6 +312,16 @@ class Jobs:
                 )
             finally:
                 waker.cancel()
+
+    def _has_slot(self) -> bool:
+        return len(self._running) < self.concurrency
+
+    def _spawn(self, row: Mapping[str, Any]) -> None:
+        if self._task is None:  # stopped meanwhile: the lease runs out and a worker retries it
+            return
+        task = asyncio.create_task(self._run_one(row), name=f"job-{row['kind']}-{row['id']}")
+        self._running.add(task)
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -276,3 +276,92 @@ async def test_a_hung_job_does_not_hold_up_the_others(db: Database) -> None:
     finally:
         release.set()
         await jobs.stop()
+
+
+async def test_a_job_enqueued_in_a_transaction_waits_for_its_commit(db: Database) -> None:
+    """Woken inside the transaction, a worker would look before the row is visible and then
+    sleep a whole poll interval; it must be woken after the commit instead."""
+    jobs = Jobs(db, poll_seconds=300)
+    done = asyncio.Event()
+
+    async def handle(ctx: JobContext) -> None:
+        done.set()
+
+    jobs.register("notify.send", handle)
+    await jobs.start()
+    try:
+        async with db.transaction():
+            await jobs.enqueue("notify.send", {})
+            await asyncio.sleep(0.05)  # the worker gets every chance to look too early
+            assert not done.is_set()
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        await jobs.stop()
+
+
+async def test_urgent_job_runs_after_commit_without_the_worker_loop(db: Database) -> None:
+    jobs = Jobs(db, poll_seconds=300, worker_id="box:1")
+    ran: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(ctx: JobContext) -> None:
+        ran.append(ctx.attempt)
+        done.set()
+
+    jobs.register("grant.apply", handle)
+    await jobs.start()
+    try:
+        with pytest.raises(RuntimeError):
+            await _enqueue_then_fail(db, jobs)
+        assert await rows() == []  # rolled back: neither stored nor run
+        async with db.transaction():
+            await jobs.enqueue("grant.apply", {"grant": 1}, key="apply:1", urgent=True)
+            [row] = await rows()
+            assert row["status"] == "running" and row["locked_by"] == "box:1"
+        await asyncio.wait_for(done.wait(), timeout=10)
+        for _ in range(100):
+            if (await rows())[0]["status"] == "done":
+                break
+            await asyncio.sleep(0.02)
+        assert ran == [1]
+        assert (await rows())[0]["status"] == "done"
+    finally:
+        await jobs.stop()
+
+
+async def _enqueue_then_fail(db: Database, jobs: Jobs) -> None:
+    async with db.transaction():
+        await jobs.enqueue("grant.apply", {"grant": 0}, key="apply:0", urgent=True)
+        raise RuntimeError("boom")
+
+
+async def test_urgent_job_lost_in_a_crash_is_retried_after_its_lease(db: Database, clock: Clock) -> None:
+    crashed = make_jobs(db, clock, lease_seconds=30, worker_id="box:1")
+    crashed.register("grant.apply", _noop)
+    crashed._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]  # "running"
+    crashed._spawn = lambda row: None  # type: ignore[method-assign]  # dies before it starts the job
+    await crashed.enqueue("grant.apply", {"grant": 1}, urgent=True)
+    crashed._task = None
+    [row] = await rows()
+    assert row["status"] == "running"
+
+    survivor = make_jobs(db, clock, lease_seconds=30, worker_id="box:2")
+    ran: list[int] = []
+
+    async def handle(ctx: JobContext) -> None:
+        ran.append(ctx.attempt)
+
+    survivor.register("grant.apply", handle)
+    assert await survivor.run_due() == 0
+    clock.now += 31
+    assert await survivor.run_due() == 1
+    assert ran == [2]
+
+
+async def test_urgent_without_a_worker_here_is_an_ordinary_job(db: Database, clock: Clock) -> None:
+    jobs = make_jobs(db, clock)
+    jobs.register("grant.apply", _noop)
+    await jobs.enqueue("grant.apply", {"grant": 1}, urgent=True)
+    [row] = await rows()
+    assert row["status"] == "pending"
+    assert await jobs.run_due() == 1
