@@ -25,7 +25,7 @@ from hotspot.config import PluginSettings, Settings, load_settings
 from hotspot.http.assets import static_dir, templates_dir
 from hotspot.http.client import client_ip, parse_networks
 from hotspot.http.errors import exception_handlers
-from hotspot.http.pages import healthz, home
+from hotspot.http.pages import healthz, home, router_login_page
 from hotspot.http.request_id import RequestIdMiddleware
 from hotspot.http.security import SecurityHeadersMiddleware
 from hotspot.logs import configure_logging
@@ -76,6 +76,7 @@ def create_app(
         route_handlers=[
             home,
             healthz,
+            router_login_page,
             *PORTAL_HANDLERS,
             PortalApi,
             create_static_files_router(

@@ -1,4 +1,4 @@
-"""Core pages and probes: the home page and /healthz."""
+"""Core pages and probes: the home page, /healthz and the router's login page."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.response import Response, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from hotspot.routers.setup_script import SetupScriptError, login_page
 from hotspot.runtime import Hotspot
 
-__all__ = ["healthz", "home"]
+__all__ = ["healthz", "home", "router_login_page"]
 
 
 @get(
@@ -52,4 +54,21 @@ async def home(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot
             "plugins": plugins,
             "request_id": request.scope.get("state", {}).get("request_id", "-"),
         },
+    )
+
+
+@get("/router/login.html", include_in_schema=False, cache=False)
+async def router_login_page(request: Request[Any, Any, Any]) -> Response[str]:
+    """web/router/login.html pointing at this box, for the setup script's `/tool fetch`.
+
+    The portal address is the one the router used to ask: the box as seen from the hotspot
+    network (server.public_url may be an internet address for callbacks, unreachable there)."""
+    try:
+        page = login_page(str(request.base_url).rstrip("/") + "/portal")
+    except SetupScriptError as exc:
+        raise ValidationException(str(exc)) from None
+    return Response(
+        page,
+        media_type="text/html",
+        headers={"Content-Disposition": 'attachment; filename="login.html"', "Cache-Control": "no-store"},
     )

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from hotspot.http.assets import web_dir
+from hotspot.routers.setup_script import PORTAL_PLACEHOLDER
 from hotspot.sim._daraja_http import MiniServer
 from hotspot.sim._routeros_state import Host, Router, Session
 from hotspot.sim._routeros_values import Trap, format_duration
@@ -47,8 +48,8 @@ __all__ = [
     "render_template",
 ]
 
-# What web/router/login.html posts to until the owner (or the installer) puts in the real address.
-PORTAL_URL_PLACEHOLDER = "http://10.5.50.2:8000/portal"
+# What web/router/login.html posts to until the owner (or the box's setup script) puts in the real one.
+PORTAL_URL_PLACEHOLDER = PORTAL_PLACEHOLDER
 LOGIN_METHODS = frozenset({"mac", "cookie", "http-chap", "https", "http-pap", "trial", "mac-cookie"})
 # errors.txt wording (RouterOS 6/7).
 INVALID = "invalid username or password"
