@@ -67,3 +67,6 @@ class Session(Table, tablename="hotspot_session"):
     uptime_seconds = BigInt(default=0)
     bytes_in = BigInt(default=0)
     bytes_out = BigInt(default=0)
+    # Speed over the last sync interval (bits/s), for the admin's "current speed" column.
+    rate_in_bps = BigInt(default=0)
+    rate_out_bps = BigInt(default=0)

@@ -37,6 +37,8 @@ SESSION_COUNTERS = [
     ("uptime_seconds", "bigint"),
     ("ip", "text"),
     ("last_seen_at", "float"),
+    ("rate_in_bps", "bigint"),
+    ("rate_out_bps", "bigint"),
 ]
 GRANT_TOTALS = [("bytes_in", "bigint"), ("bytes_out", "bigint"), ("uptime_seconds", "bigint")]
 
@@ -127,7 +129,7 @@ class UsageSync:
         grants = await self._grants_named({s.username for s in online} | set(counters))
 
         new_rows: list[Session] = []
-        updates: list[tuple[int, ActiveSession]] = []
+        updates: list[tuple[dict[str, Any], ActiveSession]] = []
         ended_ids: list[int] = []
         live: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # per user: in, out, uptime online now
         events: list[SessionChanged] = []
@@ -138,8 +140,8 @@ class UsageSync:
                 continue  # a user this box did not create
             row = by_key.pop((session.session_id, session.mac), None)
             if row is not None and _grew(row, session):
-                if _changed(row, session):
-                    updates.append((row["id"], session))
+                if _changed(row, session) or row["rate_in_bps"] or row["rate_out_bps"]:  # idle: rate to 0
+                    updates.append((row, session))
             else:
                 if row is not None:  # counters went back: the router reused the id for a new session
                     ended_ids.append(row["id"])
@@ -181,7 +183,7 @@ class UsageSync:
                     Session,
                     "id",
                     SESSION_COUNTERS,
-                    [(rid, s.bytes_in, s.bytes_out, s.uptime_seconds, s.ip, now) for rid, s in updates],
+                    [(row["id"], *_counters(row, s, now)) for row, s in updates],
                 )
             if ended_ids:
                 await Session.update({Session.ended_at: now}).where(Session.id.is_in(ended_ids)).run()
@@ -293,6 +295,19 @@ def _changed(row: dict[str, Any], session: ActiveSession) -> bool:
         (session.bytes_in, session.bytes_out, session.uptime_seconds, session.ip)
         != (row["bytes_in"], row["bytes_out"], row["uptime_seconds"], row["ip"])
     )
+
+
+def _counters(row: dict[str, Any], s: ActiveSession, now: float) -> tuple[Any, ...]:
+    """SESSION_COUNTERS' values: the router's counters, and bits/s since the row was last written."""
+    elapsed = now - float(row["last_seen_at"])
+    if elapsed > 0:
+        rates = (
+            int((s.bytes_in - row["bytes_in"]) * 8 / elapsed),
+            int((s.bytes_out - row["bytes_out"]) * 8 / elapsed),
+        )
+    else:
+        rates = (int(row["rate_in_bps"]), int(row["rate_out_bps"]))
+    return (s.bytes_in, s.bytes_out, s.uptime_seconds, s.ip, now, *rates)
 
 
 def _new_session(grant_id: int, router: str, session: ActiveSession, now: float) -> Session:

@@ -309,8 +309,14 @@ async def test_usage_is_recorded_per_grant_and_device(box: Box) -> None:
     [session] = await Session.select().run()
     assert session["mac"] == MAC1 and session["uptime_seconds"] == 24
     assert session["bytes_out"] == 3_000_000 and session["bytes_in"] == 600_000
+    assert (session["rate_out_bps"], session["rate_in_bps"]) == (1_000_000, 200_000)  # current speed
+    box.main.set_demand(MAC1, 0, 0)
+    box.later(8)
+    await box.hotspot.usage.run()
+    [idle] = await Session.select().run()
+    assert (idle["rate_out_bps"], idle["rate_in_bps"], idle["bytes_out"]) == (0, 0, 3_000_000)
     grant = await box.grant(grant_id)
-    assert (grant["bytes_in"], grant["bytes_out"], grant["uptime_seconds"]) == (600_000, 3_000_000, 24)
+    assert (grant["bytes_in"], grant["bytes_out"], grant["uptime_seconds"]) == (600_000, 3_000_000, 32)
     await box.hotspot.grants.disconnect(grant_id)
     box.later(1)
     await box.hotspot.usage.run()

@@ -1,0 +1,1 @@
+"""The owner's dashboard: read models over the domains (sessions, payments, reports) and its pages."""
