@@ -178,7 +178,7 @@ check_os() {
 install_packages() {
   say "System packages"
   local wanted=("${PYTHON_PACKAGES[@]}" nginx postgresql redis-server
-    libpango-1.0-0 libpangoft2-1.0-0 ca-certificates) missing=() pkg
+    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core ca-certificates) missing=() pkg
   for pkg in "${wanted[@]}"; do
     have_package "$pkg" || missing+=("$pkg")
   done

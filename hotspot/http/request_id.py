@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -30,8 +29,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         http: HTTPScope = scope
-        incoming = dict(http["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SANE.match(incoming) else uuid.uuid4().hex
+        incoming = next((v for k, v in http["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+        # os.urandom, not uuid4: the same 128 random bits at a fraction of the cost per request.
+        request_id = incoming if _SANE.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
@@ -41,7 +41,7 @@ class RequestIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,11 +14,23 @@ CSP = (
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI: adds headers a handler did not set itself; HSTS only behind TLS."""
+    """Pure ASGI: adds headers a handler did not set itself; HSTS only behind TLS.
+
+    The defaults are encoded once; per response the handler's header names are read once."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.hsts = hsts
+        defaults = {
+            "content-security-policy": CSP,
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+            "x-frame-options": "DENY",
+            "permissions-policy": "camera=(self), geolocation=(), microphone=()",
+        }
+        if hsts:
+            defaults["strict-transport-security"] = "max-age=31536000"
+        self._defaults = [(k.encode(), v.encode("latin-1")) for k, v in defaults.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -28,19 +39,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                defaults = {
-                    "Content-Security-Policy": CSP,
-                    "X-Content-Type-Options": "nosniff",
-                    "Referrer-Policy": "same-origin",
-                    "X-Frame-Options": "DENY",
-                    "Permissions-Policy": "camera=(self), geolocation=(), microphone=()",
-                }
-                if self.hsts:
-                    defaults["Strict-Transport-Security"] = "max-age=31536000"
-                for key, value in defaults.items():
-                    if key not in headers:
-                        headers[key] = value
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in self._defaults if k not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
