@@ -10,7 +10,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-25T11:41:16:786646"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Packages"
 
 
 async def forwards():
