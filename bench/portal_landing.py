@@ -20,7 +20,9 @@ only; the verdict compares the mean req/s of each over the rounds.
 Both apps get the same requests from one wrk Lua script: the router's query string with a
 distinct MAC and IP per request (--fixed-mac: one device for all), and `Accept-Encoding: gzip` as
 every phone browser sends it, so the portal's HTML is gzipped as in production. Each request has
-no cookie, so the portal makes and stores a new server-side session every time (a new phone).
+no cookie and a MAC without orders: a new phone, answered by hotspot.portal.landing (the device
+looked up in the database, the page from a pre-gzipped rendition, the router's redirect drawn
+into the buy form; no session stored). --fixed-mac sends one MAC for all, same path.
 Also printed: the landing page's size on the wire (and unpacked), and wrk's bytes per response.
 
 Needs wrk (Debian package `wrk`); uvicorn for --server uvicorn. wrk runs on this machine too, so
@@ -308,7 +310,7 @@ def main() -> None:
     print(
         f"portal landing vs bare Litestar: {args.server}, 1 worker; wrk -t{args.threads}"
         f" -c{args.connections} -d{args.seconds}s after {args.warmup}s warm-up; {device},"
-        " Accept-Encoding gzip, no cookies (a new session per request); SQLite, in-process stores,"
+        " Accept-Encoding gzip, no cookies (a new phone per request); SQLite, in-process stores,"
         " 2 packages, rate_limit.enabled: false",
         flush=True,
     )

@@ -13,7 +13,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -21,6 +20,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from hotspot import __version__
+from hotspot.accounts import RotatingSessionConfig, current_principal
+from hotspot.accounts.api import ACCOUNT_HANDLERS
+from hotspot.admin.csrf import csrf_config
+from hotspot.admin.reload import ReloadableApp
+from hotspot.admin.routes import ADMIN_PAGES
+from hotspot.admin.web import TEMPLATE_FILTERS
+from hotspot.admin.wizard import WIZARD
+from hotspot.billing.api import BillingApi
 from hotspot.config import PluginSettings, Settings, load_settings
 from hotspot.http.assets import static_dir, templates_dir
 from hotspot.http.client import client_ip, parse_networks
@@ -31,7 +38,10 @@ from hotspot.http.security import SecurityHeadersMiddleware
 from hotspot.logs import configure_logging
 from hotspot.plugins import InstalledPlugin, discover, load_plugins, settings_models
 from hotspot.portal import PORTAL_HANDLERS, SKIP_COMPRESSION, PortalApi
-from hotspot.runtime import Hotspot
+from hotspot.portal.landing import landing_middleware
+from hotspot.runtime import Carried, Hotspot
+from hotspot.vouchers.admin_api import VoucherAdminApi
+from hotspot.vouchers.api import VoucherPortalApi
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -44,11 +54,15 @@ def create_app(
     *,
     installed: dict[str, InstalledPlugin] | None = None,
     extra_plugins: Iterable[tuple[str, object, PluginSettings]] = (),
+    carried: Carried | None = None,
 ) -> Litestar:
-    """Build the app; nothing touches the network until the lifespan opens the Hotspot."""
+    """Build the app; nothing touches the network until the lifespan opens the Hotspot.
+
+    `carried`: what an app rebuilt in place takes over from the one it replaces
+    (hotspot.admin.reload)."""
     installed = discover() if installed is None else installed
     registry = load_plugins(settings, installed, extra=extra_plugins)
-    hotspot = Hotspot.build(settings, registry, installed)
+    hotspot = Hotspot.build(settings, registry, installed, carried)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -56,6 +70,7 @@ def create_app(
         try:
             yield
         finally:
+            landing.close()
             await hotspot.close()
 
     plugin_routers = [
@@ -70,8 +85,20 @@ def create_app(
         auto_reload=False,
     )
     environment.globals.update(business_name=settings.business.name, version=__version__)
+    environment.filters.update(TEMPLATE_FILTERS)
 
     cookie_secure = settings.server.behind_tls
+    sessions = RotatingSessionConfig(  # rotates the id at sign-in (hotspot.accounts.sessions)
+        store="sessions",
+        key="hotspot_session",
+        max_age=settings.security.session_idle_minutes * 60,
+        secure=cookie_secure,
+        httponly=True,
+        samesite="lax",
+        renew_on_access=True,
+        exclude=SESSIONLESS,
+    ).middleware
+    landing, portal_landing = landing_middleware(hotspot, sessions)
     app = Litestar(
         route_handlers=[
             home,
@@ -79,6 +106,12 @@ def create_app(
             router_login_page,
             *PORTAL_HANDLERS,
             PortalApi,
+            BillingApi,
+            VoucherPortalApi,
+            VoucherAdminApi,
+            *ACCOUNT_HANDLERS,
+            ADMIN_PAGES,
+            WIZARD,
             create_static_files_router(
                 path="/static", directories=[static_dir()], include_in_schema=False, cache_control=None
             ),
@@ -88,21 +121,13 @@ def create_app(
             "hotspot": Provide(lambda: hotspot, sync_to_thread=False),
             "payment_inbox": Provide(lambda: hotspot.payments, sync_to_thread=False),
             "client_ip": Provide(_client_ip, sync_to_thread=False),
+            "principal": Provide(current_principal),  # the admin a guard let in
         },
         lifespan=[lifespan],
         plugins=[hotspot.channels],
         stores=hotspot.stores,
+        # The rate limit first; new phones' landing page (hotspot.portal.landing) before sessions.
         middleware=[
-            ServerSideSessionConfig(
-                store="sessions",
-                key="hotspot_session",
-                max_age=settings.security.session_idle_minutes * 60,
-                secure=cookie_secure,
-                httponly=True,
-                samesite="lax",
-                renew_on_access=True,
-                exclude=SESSIONLESS,
-            ).middleware,
             *(
                 [
                     RateLimitConfig(
@@ -115,8 +140,11 @@ def create_app(
                 if settings.rate_limit.enabled
                 else []
             ),
+            portal_landing,
+            sessions,
         ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
+        csrf_config=csrf_config(settings),  # HTML forms; what is exempt and why: hotspot.admin.csrf
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(
             title="Hotspot API",
@@ -142,6 +170,7 @@ def create_app(
         SecurityHeadersMiddleware(app.asgi_handler, hsts=settings.server.behind_tls)
     )
     app.state.hotspot = hotspot
+    app.state.portal_landing = landing
     app.state.trusted_proxies = parse_networks(settings.server.trusted_proxies)
     return app
 
@@ -151,13 +180,21 @@ def _client_ip(request: Request[Any, Any, Any]) -> str:
     return client_ip(request)
 
 
-def app_from_env() -> Litestar:
+def app_from_env() -> ReloadableApp:
     """Factory for the ASGI server's worker processes: settings come from the environment.
 
     `hotspot serve` resolves the config file and data directory once and exports them as
-    HOTSPOT_CONFIG / HOTSPOT_DATA_DIR, so every worker loads exactly what the parent checked.
+    HOTSPOT_CONFIG / HOTSPOT_DATA_DIR, so every worker loads exactly what the parent checked,
+    plus the settings saved in the admin (setup wizard). The app is rebuilt in place when those
+    change (hotspot.admin.reload).
     """
     installed = discover()
-    settings = load_settings(os.environ.get("HOTSPOT_CONFIG") or None, plugins=settings_models(installed))
-    configure_logging(settings.logging)
-    return create_app(settings, installed=installed)
+    models = settings_models(installed)
+
+    def build(carried: Carried | None) -> Litestar:
+        settings = load_settings(os.environ.get("HOTSPOT_CONFIG") or None, plugins=models, stored=True)
+        if carried is None:
+            configure_logging(settings.logging)
+        return create_app(settings, installed=installed, carried=carried)
+
+    return ReloadableApp(build)

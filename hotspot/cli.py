@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from hotspot import __version__
+from hotspot.cli_common import config_option
 from hotspot.config import CONFIG_ENV, DATA_DIR_ENV, Settings, find_config_file, load_settings
 from hotspot.errors import ConfigError, HotspotError, PluginError, StartupRefused, StorageError
 
@@ -39,12 +40,13 @@ def _fail(error: HotspotError) -> NoReturn:
     sys.exit(code)
 
 
-def _load(config: str | None) -> Settings:
+def _load(config: str | None, *, stored: bool = True) -> Settings:
+    """The config file plus the settings saved in the admin (setup wizard), which it overrides."""
     from hotspot.plugins import discover, settings_models
 
     try:
-        return load_settings(config, plugins=settings_models(discover()))
-    except ConfigError as exc:
+        return load_settings(config, plugins=settings_models(discover()), stored=stored)
+    except HotspotError as exc:
         _fail(exc)
 
 
@@ -58,16 +60,6 @@ def _check_wiring(settings: Settings) -> None:
         RouterPool(settings.routers, registry.router_drivers, source=settings.source)
     except HotspotError as exc:
         _fail(exc)
-
-
-def config_option(func: F) -> F:
-    return click.option(
-        "--config",
-        "config",
-        type=click.Path(dir_okay=False),
-        envvar=CONFIG_ENV,
-        help=f"YAML config file (default: ${CONFIG_ENV}, else ./config.yaml, else built-in defaults).",
-    )(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,7 +173,7 @@ def config_check(path: str | None) -> None:
     if file is not None and not file.is_file():
         click.secho(f"Error: {file}: no such file", fg="red", err=True)
         sys.exit(EXIT_CONFIG)
-    settings = _load(str(file) if file else None)
+    settings = _load(str(file) if file else None, stored=False)  # the file alone, no database
     _check_wiring(settings)
     _describe_source(settings)
     enabled = [name for name, block in settings.plugins.items() if block.enabled]
@@ -270,6 +262,7 @@ def _with_catalog(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 def packages_list(config: str | None) -> None:
     """Show every package with its prices, terms and whether the portal shows it."""
     from hotspot.billing import Catalog, PackageView
+    from hotspot.billing.currencies import to_decimal
 
     async def work(catalog: Catalog) -> list[PackageView]:
         return await catalog.all()
@@ -278,7 +271,7 @@ def packages_list(config: str | None) -> None:
     if not rows:
         click.echo("no packages yet: add some with `hotspot packages import FILE`")
     for p in rows:
-        prices = ", ".join(f"{m.amount / 100:.2f} {m.currency}" for m in p.prices.values())
+        prices = ", ".join(f"{to_decimal(m)} {m.currency}" for m in p.prices.values())
         shown = "" if p.visible else "  (hidden)"
         click.echo(f"#{p.id:<3} {p.name:<24} {prices:<16} {p.seconds}s x{p.devices} device(s){shown}")
 
@@ -459,6 +452,20 @@ def _serve_until_stopped(
         asyncio.run(run())
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+def _add_domain_commands() -> None:
+    """Command groups that live with their domain (imported here, after `main` exists)."""
+    from hotspot.accounts.cli import admin_group
+    from hotspot.billing.cli import promos_group
+    from hotspot.vouchers.cli import vouchers_group
+
+    main.add_command(admin_group)
+    main.add_command(promos_group)
+    main.add_command(vouchers_group)
+
+
+_add_domain_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

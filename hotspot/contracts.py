@@ -19,6 +19,7 @@ __all__ = [
     "AccountingSink",
     "ActiveSession",
     "CallbackReport",
+    "ChargeLimits",
     "FailureReason",
     "FraudContext",
     "FraudDetector",
@@ -45,6 +46,7 @@ __all__ = [
     "SessionChanged",
     "SetupStep",
     "UserUsage",
+    "charge_limits",
 ]
 
 PluginKind = Literal[
@@ -145,9 +147,31 @@ class GatewayResult:
     payer: str | None = None
 
 
+@dataclass(frozen=True)
+class ChargeLimits:
+    """What a gateway can charge in one currency, in minor units: a multiple of `step` from
+    `minimum` to `maximum` (M-Pesa: whole shillings, KES 1 to KES 250,000 = 100, 100, 25_000_000).
+
+    Prices are rounded to the step before the customer sees them, so a discount never produces
+    an amount the gateway would refuse."""
+
+    step: int = 1
+    minimum: int = 1
+    maximum: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.step < 1 or self.minimum < 1 or (self.maximum is not None and self.maximum < self.minimum):
+            raise ValueError(f"impossible charge limits: {self}")
+
+
 @runtime_checkable
 class PaymentGateway(Protocol):
-    """Starts and verifies payments. Webhooks arrive through the plugin's register_routes."""
+    """Starts and verifies payments. Webhooks arrive through the plugin's register_routes.
+
+    `currencies` are the ISO 4217 codes it takes. A gateway may also carry an optional
+    `charge_limits: Mapping[str, ChargeLimits]` (read through `charge_limits()`): without it,
+    any positive number of minor units is chargeable.
+    """
 
     id: str
     display_name: str
@@ -162,6 +186,13 @@ class PaymentGateway(Protocol):
         ...
 
     async def health(self) -> Health: ...
+
+
+def charge_limits(gateway: PaymentGateway, currency: str) -> ChargeLimits:
+    """The gateway's limits in `currency` (its optional `charge_limits` attribute), else none."""
+    declared = getattr(gateway, "charge_limits", None)
+    limits = declared.get(currency) if isinstance(declared, Mapping) else None
+    return limits if isinstance(limits, ChargeLimits) else ChargeLimits()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
@@ -26,9 +27,11 @@ from redis.asyncio import Redis
 from hotspot import __version__
 from hotspot.access.grants import GrantService
 from hotspot.access.usage import UsageSync
-from hotspot.billing import Catalog
-from hotspot.config import Settings, secret_key
+from hotspot.accounts import AccountService, AlertJobs
+from hotspot.billing import Catalog, Currencies, Discounts, Pricing, PromoGuard, Promos
+from hotspot.config import BusinessSettings, Settings, secret_key
 from hotspot.contracts import Health
+from hotspot.customers import Customers
 from hotspot.db import Database, all_tables, migrate
 from hotspot.errors import StartupRefused, StorageError
 from hotspot.health import gather_health, health_dict
@@ -39,10 +42,16 @@ from hotspot.plugins import ImplOutcome, InstalledPlugin, Registry, fan_out
 from hotspot.routers import RouterPool
 from hotspot.routers.store import RouterStore
 from hotspot.secrets_box import SecretBox
+from hotspot.settings_store import SettingsStore
+from hotspot.vouchers import Vouchers
 
-__all__ = ["HealthGroup", "Hotspot", "check_process_layout"]
+__all__ = ["ADMIN_CHANNEL", "Carried", "HealthGroup", "Hotspot", "check_process_layout"]
 
 log = logging.getLogger("hotspot")
+
+# The live overview's channel (hotspot.admin.overview): a short note on every order change and
+# every plugin event, so open dashboards re-render at once instead of at their next tick.
+ADMIN_CHANNEL = "admin"
 
 HealthGroup = Callable[[], Awaitable[dict[str, Health]]]  # a named set of parts, e.g. every router
 
@@ -55,6 +64,43 @@ def check_process_layout(settings: Settings, workers: int) -> None:
             "and locks live inside one process and would not be shared. Set redis.url in the config, "
             "or run with --workers 1."
         )
+
+
+def _pricing(
+    settings: Settings, catalog: Catalog, db: Database, stores: StoreRegistry, registry: Registry
+) -> Pricing:
+    """Prices: the config's rates, cash steps and discount rules; promo codes from the database."""
+    tz = ZoneInfo(settings.business.timezone)
+    currencies = Currencies(
+        settings.business.currency,
+        registry.gateways,
+        rates=settings.currencies.rates,
+        steps=settings.currencies.steps,
+    )
+    guard = PromoGuard(
+        stores.get("promo_guard"),
+        limit=settings.promos.failures_per_client,
+        window_seconds=settings.promos.window_minutes * 60,
+    )
+    return Pricing(
+        catalog,
+        currencies,
+        Discounts.from_settings(settings.discounts, currencies, tz),
+        Promos(db, tz=tz),
+        guard=guard,
+    )
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What an app rebuilt in place takes over from the one it replaces (hotspot.admin.reload).
+
+    The open database (one engine per process: Piccolo binds tables globally), and without
+    Redis the in-process stores and locks, so sessions and sign-in throttles survive."""
+
+    db: Database
+    stores: StoreRegistry | None = None
+    locks: Locks | None = None
 
 
 @dataclass
@@ -75,23 +121,37 @@ class Hotspot:
     catalog: Catalog
     payments: Payments
     checkout: Checkout
+    accounts: AccountService = field(init=False)
+    settings_store: SettingsStore = field(init=False)
+    vouchers: Vouchers = field(init=False)
+    customers: Customers = field(init=False)
     redis: Redis | None = None
     installed: dict[str, InstalledPlugin] = field(default_factory=dict)
     version: str = __version__
     started_at: float = field(default_factory=time.time)
     health_groups: dict[str, HealthGroup] = field(default_factory=dict)
     _refresher: asyncio.Task[None] | None = None
+    owns_db: bool = True  # False once a rebuilt app took the database over (Carried)
+    _carried_db: bool = False  # this app took an open database over from the one it replaced
 
     @classmethod
     def build(
-        cls, settings: Settings, registry: Registry, installed: dict[str, InstalledPlugin] | None = None
+        cls,
+        settings: Settings,
+        registry: Registry,
+        installed: dict[str, InstalledPlugin] | None = None,
+        carried: Carried | None = None,
     ) -> Hotspot:
         """Wire the parts from settings without touching the network (that is `open`)."""
-        db = Database(
-            settings.database_url,
-            pool_size=settings.database.pool_size,
-            busy_timeout=settings.database.sqlite_busy_timeout,
-        )
+        if carried is not None and carried.db.url == settings.database_url:
+            db = carried.db
+        else:
+            carried = None
+            db = Database(
+                settings.database_url,
+                pool_size=settings.database.pool_size,
+                busy_timeout=settings.database.sqlite_busy_timeout,
+            )
         redis: Redis | None = None
         prefix = settings.redis.prefix
         if settings.redis_url is not None:
@@ -100,6 +160,9 @@ class Hotspot:
             stores = StoreRegistry(default_factory=lambda name: root.with_namespace(name))
             backend: Any = RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}:channels")
             locks: Locks = RedisLocks(redis, prefix)
+        elif carried is not None and carried.stores is not None and carried.locks is not None:
+            stores, locks = carried.stores, carried.locks
+            backend = MemoryChannelsBackend(history=20)
         else:
             memory: dict[str, Store] = {}
             stores = StoreRegistry(default_factory=lambda name: memory.setdefault(name, MemoryStore()))
@@ -144,6 +207,7 @@ class Hotspot:
         async def publish(channel: str, data: dict[str, Any]) -> None:
             try:
                 channels.publish(data, channels=[channel])
+                channels.publish({"on": channel.split(":", 1)[0]}, channels=[ADMIN_CHANNEL])
             except RuntimeError:  # not serving (a CLI command or a test driving the core alone)
                 log.debug("not publishing on %s: channels are not started", channel)
 
@@ -154,6 +218,7 @@ class Hotspot:
             currency=settings.business.currency,
             settings=settings.payments,
             publish=publish,
+            pricing=_pricing(settings, catalog, db, stores, registry),
         )
         hotspot = cls(
             settings,
@@ -173,8 +238,51 @@ class Hotspot:
             redis,
         )
         hotspot.installed = dict(installed or {})
+        hotspot._carried_db = carried is not None
+        hotspot.settings_store = SettingsStore(db)
+        hotspot.accounts = AccountService.from_settings(
+            db,
+            settings,
+            settings_store=hotspot.settings_store,
+            throttle_store=stores.get("auth_throttle"),
+            locks=locks,
+            emit=hotspot.emit,
+            alert=AlertJobs(jobs, registry.notifiers).queue,
+        )
         routers.emit = grants.emit = usage.emit = payments.emit = hotspot.emit
-        grants.on_change = checkout.grant_changed
+        hotspot.vouchers = vouchers = Vouchers(
+            db,
+            catalog,
+            grants,
+            checkout,
+            jobs,
+            routers,
+            store=stores.get("vouchers"),
+            locks=locks,
+            pin_secret=secret_key(settings),
+            currency=settings.business.currency,
+            emit=hotspot.emit,
+        )
+
+        hotspot.customers = Customers(
+            db,
+            grants,
+            registry.notifiers,
+            settings.customers,
+            locks=locks,
+            secret=secret_key(settings),
+            business=settings.business.name,
+            emit=hotspot.emit,
+        )
+
+        async def grant_changed(grant_id: int) -> None:
+            try:
+                await checkout.grant_changed(grant_id)  # the portal follows orders
+            finally:
+                await vouchers.grant_changed(grant_id)  # voucher states, devices waiting to log in
+
+        grants.on_change = grant_changed
+        vouchers.register_jobs()
         grants.register_jobs()
         payments.register_jobs()
         jobs.register("routers.check", hotspot._check_routers, every=settings.router_pool.health_seconds)
@@ -182,6 +290,20 @@ class Hotspot:
         hotspot.health_groups["routers"] = routers.health
         hotspot.health_groups["gateways"] = hotspot._gateway_health
         return hotspot
+
+    def apply_business(self, business: BusinessSettings) -> None:
+        """Use new business answers (setup wizard, admin) at once in this process.
+
+        Prices, promo days and vouchers follow the new currency and time zone; templates read the
+        name from `settings`. Other processes read the saved answers when they start."""
+        self.settings = self.settings.model_copy(update={"business": business})
+        self.accounts.issuer = business.name
+        self.customers.business = business.name
+        self.checkout.currency = self.vouchers.currency = business.currency
+        pricing = _pricing(self.settings, self.catalog, self.db, self.stores, self.registry)
+        pricing.clock = pricing.promos.clock = self.checkout.pricing.clock
+        pricing.history = self.checkout.pricing.history
+        self.checkout.pricing = pricing
 
     async def _check_routers(self, ctx: JobContext) -> None:
         await self.routers.check()
@@ -199,7 +321,8 @@ class Hotspot:
 
     async def open(self) -> None:
         """Open storage, migrate if configured, start plugins and the job worker."""
-        await self.db.open(all_tables())
+        if not self._carried_db:  # a carried database is open already
+            await self.db.open(all_tables())
         if self.settings.database.migrate_on_start:
             await migrate(self.db)
         await self.router_store.refresh_pool()
@@ -210,7 +333,8 @@ class Hotspot:
             try:
                 await self.redis.ping()
             except Exception as exc:
-                await self.db.close()
+                if not self._carried_db:
+                    await self.db.close()
                 raise StorageError(f"cannot reach Redis at redis.url: {type(exc).__name__}: {exc}") from exc
         await self.emit("startup", hotspot=self)
         self._refresher = asyncio.create_task(self._refresh_routers_forever(), name="hotspot-router-refresh")
@@ -226,12 +350,20 @@ class Hotspot:
         await self.emit("shutdown", hotspot=self)
         if self.redis is not None:
             await self.redis.aclose()
-        await self.db.close()
+        if self.owns_db:
+            await self.db.close()
 
     # --- plugins ------------------------------------------------------------------------
 
     async def emit(self, hook: str, **kwargs: Any) -> list[ImplOutcome]:
-        """Fan an event out to every enabled plugin; failures are logged, never raised."""
+        """Fan an event out to every enabled plugin; failures are logged, never raised.
+
+        Security events are stored in the security log first (hotspot.accounts.security_log)."""
+        if hook == "security_event":
+            await self.accounts.security_log.persist(kwargs["event"])
+        if hook not in ("startup", "shutdown"):
+            with contextlib.suppress(RuntimeError):  # channels not started: no dashboard is open
+                self.channels.publish({"on": hook}, channels=[ADMIN_CHANNEL])
         return await fan_out(getattr(self.registry.hook, hook), **kwargs)
 
     # --- health -------------------------------------------------------------------------

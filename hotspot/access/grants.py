@@ -29,7 +29,7 @@ from hotspot.routers.pool import NoRouterAvailable, PooledRouter, RouterPool
 __all__ = ["GrantNotFound", "GrantRequest", "GrantService"]
 
 log = logging.getLogger("hotspot.access")
-APPLY, REVOKE, SPEED = "grant.apply", "grant.revoke", "grant.speed"
+APPLY, REVOKE, SPEED, MOVE = "grant.apply", "grant.revoke", "grant.speed", "grant.move"
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _ENDED_BECAUSE = {  # fixed SQL; "{}" is the current time
     "time": "expires_at IS NOT NULL AND expires_at <= {}",
@@ -107,6 +107,7 @@ class GrantService:
         self.jobs.register(APPLY, self._apply_job)
         self.jobs.register(REVOKE, self._revoke_job)
         self.jobs.register(SPEED, self._speed_job)
+        self.jobs.register(MOVE, self._move_job)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -213,6 +214,27 @@ class GrantService:
                     .run()
                 )
         return len(sessions)
+
+    async def move(self, grant_id: int, mac: str, ip: str) -> None:
+        """Put a live grant on another device: the new MAC is bound and logged in, every other
+        device on the grant is disconnected. Written first (a new version), then applied by a
+        durable job, like every other change."""
+        async with self.db.write_lock():
+            rows = await Grant.raw(
+                "UPDATE hotspot_grant SET mac = {}, ip = {}, last_error = NULL, version = version + 1"
+                " WHERE id = {} AND state IN ('pending', 'active') RETURNING version",
+                mac,
+                ip,
+                grant_id,
+            ).run()
+        if not rows:
+            await self.get(grant_id)  # raises when it does not exist
+            raise GrantNotFound(f"grant #{grant_id} is no longer live")
+        version = int(rows[0]["version"])
+        await self.jobs.enqueue(
+            MOVE, {"grant": grant_id, "version": version}, key=f"{MOVE}:{grant_id}:{version}", urgent=True
+        )
+        await self._changed(grant_id)
 
     async def revoke(self, grant_id: int, reason: str = "revoked") -> None:
         """Take the grant away: off the router (durably, retried) and never re-applied."""
@@ -374,6 +396,54 @@ class GrantService:
         except RouterRefused as exc:
             return f"device login refused: {exc}"[:300]
         return None
+
+    async def _move_job(self, ctx: JobContext) -> None:
+        """The user follows the device: rebound to the new MAC, the other devices dropped, the
+        new one logged in. Idempotent, so a retry or a later change applied first does no harm.
+        A grant not on a router yet needs none of this: its apply job binds and logs in
+        whatever device the row names."""
+        grant_id = int(ctx.payload["grant"])
+        grant = await self.get(grant_id, with_password=True)
+        if grant["state"] not in GrantState.LIVE or not grant["router"]:
+            return
+        router = self._get(grant["router"])
+        async with self._on_router(router, grant):
+            await router.driver.grant(router.target, self.spec(grant))
+            online = await router.driver.active_sessions(router.target)
+            dropped = [s for s in online if s.username == grant["username"] and s.mac != grant["mac"]]
+            for session in dropped:
+                await router.driver.disconnect(router.target, session.session_id)
+            here = any(s.username == grant["username"] and s.mac == grant["mac"] for s in online)
+            login_error = None if here or not grant["ip"] else await self._login(router, grant)
+        now = self.clock()
+        async with self.db.write_lock():
+            await (
+                Grant.update({Grant.applied_version: grant["version"], Grant.last_error: login_error})
+                .where(
+                    (Grant.id == grant_id)
+                    & Grant.state.is_in(list(GrantState.LIVE))
+                    & (Grant.applied_version < grant["version"])
+                )
+                .run()
+            )
+            if dropped:
+                await (
+                    Session.update({Session.ended_at: now})
+                    .where(
+                        (Session.grant == grant_id)
+                        & Session.ended_at.is_null()
+                        & Session.mac.is_in([s.mac for s in dropped])
+                    )
+                    .run()
+                )
+        log.info(
+            "grant #%s moved to %s on %s (%s other device(s) disconnected)",
+            grant_id,
+            grant["mac"],
+            router.name,
+            len(dropped),
+        )
+        await self._changed(grant_id)
 
     async def _revoke_job(self, ctx: JobContext) -> None:
         grant = await self.get(int(ctx.payload["grant"]))

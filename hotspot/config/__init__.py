@@ -10,7 +10,9 @@ from hotspot.config._loader import (
 )
 from hotspot.config._settings import (
     BusinessSettings,
+    CurrencySettings,
     DatabaseSettings,
+    DiscountRuleSettings,
     FairUsageRule,
     FairUsageSettings,
     JobsSettings,
@@ -18,6 +20,7 @@ from hotspot.config._settings import (
     PackageSettings,
     PaymentSettings,
     PluginSettings,
+    PromoSettings,
     RateLimitSettings,
     RedisSettings,
     RouterPoolSettings,
@@ -26,13 +29,17 @@ from hotspot.config._settings import (
     ServerSettings,
     Settings,
 )
+from hotspot.config._stored import STORED_PREFIXES, read_stored_settings, seal_secrets, settings_box
 from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
 
 __all__ = [
     "CONFIG_ENV",
     "DATA_DIR_ENV",
+    "STORED_PREFIXES",
     "BusinessSettings",
+    "CurrencySettings",
     "DatabaseSettings",
+    "DiscountRuleSettings",
     "FairUsageRule",
     "FairUsageSettings",
     "JobsSettings",
@@ -40,6 +47,7 @@ __all__ = [
     "PackageSettings",
     "PaymentSettings",
     "PluginSettings",
+    "PromoSettings",
     "RateLimitSettings",
     "RedisSettings",
     "RouterPoolSettings",
@@ -53,6 +61,9 @@ __all__ = [
     "parse_money",
     "parse_rate",
     "parse_size",
+    "read_stored_settings",
     "resolve_data_dir",
+    "seal_secrets",
     "secret_key",
+    "settings_box",
 ]

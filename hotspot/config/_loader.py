@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -14,7 +15,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hotspot.config._settings import PluginSettings, Settings
+from hotspot.config._stored import nest, read_stored_settings, settings_box, unseal
 from hotspot.errors import ConfigError, ConfigProblem
+from hotspot.secrets_box import SecretUnreadable
 
 __all__ = [
     "CONFIG_ENV",
@@ -28,6 +31,7 @@ __all__ = [
 CONFIG_ENV = "HOTSPOT_CONFIG"
 DATA_DIR_ENV = "HOTSPOT_DATA_DIR"
 _SENSITIVE = ("key", "secret", "password", "token", "url", "passkey", "pin")
+log = logging.getLogger("hotspot.config")
 
 Lines = dict[tuple[str | int, ...], int]
 
@@ -59,21 +63,58 @@ def load_settings(
     plugins: Mapping[str, type[PluginSettings]] | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    stored: bool = False,
 ) -> Settings:
     """Load and validate everything; raise ConfigError listing every problem, or return Settings.
 
     `plugins` maps each installed plugin's name to its settings model, so a plugin validates its
     own block. `overrides` is merged over the file (used by tests and the CLI's flags).
+    `stored` lays the settings saved in the admin / setup wizard (hotspot.config._stored) under
+    the file: the app and `hotspot serve` read them, so a wizard-made install needs no YAML.
     """
+    settings = _load_layers(path, plugins, env, overrides, None)
+    if not stored:
+        return settings
+    rows = read_stored_settings(settings.database_url)
+    if not rows:
+        return settings
+    box = settings_box(secret_key(settings))
+    readable: dict[str, Any] = {}
+    for key, value in rows.items():
+        try:
+            readable[key] = unseal(value, box)
+        except SecretUnreadable:
+            log.warning(
+                "the saved setting %s cannot be decrypted (the secret key changed); enter it again", key
+            )
+    return _load_layers(path, plugins, env, overrides, readable)
+
+
+def _load_layers(
+    path: str | Path | None,
+    plugins: Mapping[str, type[PluginSettings]] | None,
+    env: Mapping[str, str] | None,
+    overrides: Mapping[str, Any] | None,
+    stored: Mapping[str, Any] | None,
+) -> Settings:
+    """Validate stored settings < YAML file < overrides; `pinned` lists what the file (or overrides) set."""
     env = os.environ if env is None else env
     file = find_config_file(path, env)
     source = str(file) if file else None
     raw, lines = _read_yaml(file) if file else ({}, {})
     raw = _merge(raw, dict(overrides or {}))
+    pinned = sorted(_leaves(raw))
+    stored_keys = tuple(stored or {})
+    if stored:
+        raw = _merge(nest(stored), raw)
     problems: list[ConfigProblem] = []
 
     def problem(loc: tuple[str | int, ...], message: str) -> None:
-        problems.append(ConfigProblem(_dotted(loc), message, source, _line_of(lines, loc)))
+        dotted = _dotted(loc)
+        if loc not in lines and any(dotted == k or dotted.startswith(k + ".") for k in stored_keys):
+            problems.append(ConfigProblem(dotted, message, "settings saved in the admin"))
+            return
+        problems.append(ConfigProblem(dotted, message, source, _line_of(lines, loc)))
 
     plugin_blocks = raw.pop("plugins", None) or {}
     resolved = _resolve_secrets(raw, (), problem, env)
@@ -105,7 +146,9 @@ def load_settings(
     if problems or settings is None:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(problems)
-    return settings.model_copy(update={"plugins": plugin_settings})
+    final = settings.model_copy(update={"plugins": plugin_settings})
+    final._pinned = frozenset(pinned)
+    return final
 
 
 def _validate_plugin_block(
@@ -202,6 +245,22 @@ def _line_of(lines: Lines, loc: tuple[str | int, ...]) -> int | None:
         if loc[:end] in lines:
             return lines[loc[:end]]
     return None
+
+
+def _leaves(data: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Dotted keys of every value a mapping sets (a list or a $env/$file indirection is one value)."""
+    out: set[str] = set()
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if (
+            isinstance(value, dict)
+            and value
+            and not (len(value) == 1 and next(iter(value)) in ("$env", "$file"))
+        ):
+            out |= _leaves(value, dotted + ".")
+        else:
+            out.add(dotted)
+    return out
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
 from hotspot.contracts import RouterTarget
 
 __all__ = [
     "BusinessSettings",
+    "CurrencySettings",
+    "CustomerSettings",
     "DatabaseSettings",
+    "DiscountRuleSettings",
     "FairUsageRule",
     "FairUsageSettings",
     "JobsSettings",
@@ -22,6 +26,7 @@ __all__ = [
     "PackageSettings",
     "PaymentSettings",
     "PluginSettings",
+    "PromoSettings",
     "RateLimitSettings",
     "RedisSettings",
     "RouterPoolSettings",
@@ -106,6 +111,21 @@ class RedisSettings(_Section):
 class SecuritySettings(_Section):
     secret_key: SecretStr | None = Field(None, description="Unset = generated once into data_dir/secret_key")
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(
+        12, ge=1, le=24 * 30, description="An admin session ends this long after sign-in, active or not"
+    )
+    password_min_length: int = Field(10, ge=10, le=128, description="Shortest admin password accepted")
+    require_2fa: bool | None = Field(
+        None, description="Every admin must use 2FA; unset = the owner decides in the admin"
+    )
+    login_max_failures: int = Field(5, ge=1, le=100, description="Wrong answers per username before a lock")
+    login_max_failures_per_ip: int = Field(20, ge=1, le=1000, description="Wrong answers per IP: then a lock")
+    lockout_seconds: int = Field(60, ge=1, le=86400, description="First lock; each further one doubles")
+    lockout_max_seconds: int = Field(3600, ge=1, le=7 * 86400, description="Longest lock")
+    login_failure_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Failures older than this are forgotten"
+    )
+    api_token_max_days: int = Field(365, ge=1, le=3650, description="Longest lifetime of an API token")
 
     @field_validator("secret_key")
     @classmethod
@@ -134,6 +154,7 @@ class LoggingSettings(_Section):
 
 class BusinessSettings(_Section):
     name: str = Field("Hotspot", min_length=1, max_length=80)
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="ISO 3166 code, e.g. KE")
     timezone: str = "Africa/Nairobi"
     currency: str = Field("KES", pattern=r"^[A-Z]{3}$", description="Default ISO 4217 currency")
 
@@ -287,6 +308,141 @@ class PaymentSettings(_Section):
     per_device_per_hour: int = Field(10, ge=1, description="Payments one device (MAC) may start per hour")
 
 
+class CurrencySettings(_Section):
+    """Exchange rates and cash steps (rounding rules: hotspot.billing.currencies)."""
+
+    rates: dict[str, str] = Field(
+        default_factory=dict,
+        description='What one unit of a currency is worth in another, e.g. {USD: "129.50 KES"}',
+    )
+    steps: dict[str, str] = Field(
+        default_factory=dict, description='Smallest amount a price may move by, e.g. {KES: "5 KES"}'
+    )
+
+    @field_validator("rates", "steps", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for code, item in value.items():
+                if not isinstance(item, str):
+                    raise ValueError(
+                        f'{code}: write {item!r} as a quoted decimal with its currency, e.g. "129.50 KES"'
+                    )
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, value: dict[str, str]) -> dict[str, str]:
+        from hotspot.billing.currencies import Rates  # billing imports config: no cycle
+
+        Rates(value)
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: dict[str, str]) -> dict[str, str]:
+        for code, text in value.items():
+            step = parse_money(text)
+            if step.currency != code or step.amount <= 0:
+                raise ValueError(f"{code}: the step must be a positive amount of {code}, not {text!r}")
+        return value
+
+
+class DiscountRuleSettings(_Section):
+    """An automatic discount (hotspot.billing.discounts says exactly when each kind applies)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Recorded on every order it priced")
+    kind: Literal["bundle", "repeat"]
+    label: str = Field("", max_length=80, description="What the customer reads, e.g. 'Weekly saver'")
+    percent: int | float | str | None = Field(None, description="Percent off the list price, e.g. 10 or 12.5")
+    amount: list[str] | None = Field(None, description='Fixed amount off per currency, e.g. ["10 KES"]')
+    packages: list[str] = Field(default_factory=list, description="bundle: these packages (by name)")
+    min_duration: int | str | None = Field(None, description="bundle: packages lasting at least this")
+    min_data: int | str | None = Field(None, description="bundle: packages with at least this much data")
+    every: int | None = Field(None, ge=2, le=1000, description="repeat: every Nth paid purchase by one phone")
+    within: int | str = Field("30d", description="repeat: counting purchases paid within this long")
+    stacks: bool = Field(False, description="Adds to the best other discount instead of competing with it")
+    valid_from: date | None = Field(None, description="First day it applies (business time zone)")
+    valid_until: date | None = Field(None, description="Last day it applies (business time zone)")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, value: int | float | str | None) -> int | float | str | None:
+        from hotspot.billing.percent import basis_points
+
+        if value is not None:
+            basis_points(value)
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _amounts(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            amounts = [parse_money(v) for v in value]
+            if not amounts or any(m.amount <= 0 for m in amounts):
+                raise ValueError('give positive amounts, e.g. ["10 KES"]')
+            if len({m.currency for m in amounts}) != len(amounts):
+                raise ValueError("one amount per currency")
+        return value
+
+    @field_validator("min_duration", "within")
+    @classmethod
+    def _duration(cls, value: int | str | None) -> int | str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("must be a positive duration, e.g. 7d")
+        return value
+
+    @field_validator("min_data")
+    @classmethod
+    def _data(cls, value: int | str | None) -> int | str | None:
+        if value is not None and parse_size(value) <= 0:
+            raise ValueError("must be a positive data size, e.g. 5GB")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> DiscountRuleSettings:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError(f"discount {self.id!r}: give either percent or amount")
+        if self.kind == "bundle" and not (self.packages or self.min_duration or self.min_data):
+            raise ValueError(f"discount {self.id!r}: a bundle rule needs packages, min_duration or min_data")
+        if self.kind == "repeat" and self.every is None:
+            raise ValueError(
+                f"discount {self.id!r}: a repeat rule needs every (e.g. 5 for every 5th purchase)"
+            )
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError(f"discount {self.id!r}: valid_until is before valid_from")
+        return self
+
+
+class PromoSettings(_Section):
+    """Guessing protection for promo codes (promos themselves live in the database)."""
+
+    failures_per_client: int = Field(
+        10, ge=1, description="Wrong promo codes one client (IP address or phone) may try per window"
+    )
+    window_minutes: int = Field(15, ge=1, le=24 * 60, description="Length of that window")
+
+
+class CustomerSettings(_Section):
+    """Customers are known by phone and devices, never registered; an optional one-time code
+    sent to the phone lets a customer move a paid session to another device."""
+
+    otp_enabled: bool | None = Field(
+        None,
+        description="Offer 'Already paid on another device?' on the portal; default: on when a "
+        "notifier plugin is enabled (the code is sent through it), else off",
+    )
+    otp_ttl_minutes: int = Field(5, ge=1, le=60, description="How long a code works")
+    otp_attempts: int = Field(5, ge=1, le=20, description="Wrong tries before a code stops working")
+    otp_per_phone_per_hour: int = Field(3, ge=1, le=100, description="Codes sent to one phone per hour")
+    otp_per_device_per_hour: int = Field(5, ge=1, le=100, description="Codes one device may ask for per hour")
+
+
 class PluginSettings(BaseModel):
     """What every plugin block has; a plugin's own model subclasses this and adds its keys."""
 
@@ -310,8 +466,23 @@ class Settings(_Section):
     fair_usage: FairUsageSettings = FairUsageSettings()
     payments: PaymentSettings = PaymentSettings()
     packages: list[PackageSettings] = Field(default_factory=list)
+    currencies: CurrencySettings = CurrencySettings()
+    discounts: list[DiscountRuleSettings] = Field(default_factory=list)
+    promos: PromoSettings = PromoSettings()
+    customers: CustomerSettings = CustomerSettings()
     plugins: dict[str, PluginSettings] = Field(default_factory=dict)
     source: str | None = Field(None, description="Internal: the file these settings came from")
+    # Dotted keys the config file (or the loader's overrides) sets: they win over what is saved
+    # in the admin, which shows them as "set in the config file". Filled by load_settings.
+    _pinned: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def pinned(self) -> frozenset[str]:
+        return self._pinned
+
+    def is_pinned(self, key: str) -> bool:
+        """True when the config file sets `key` (e.g. "business.name"), or a part of it or above it."""
+        return any(p == key or p.startswith(key + ".") or key.startswith(p + ".") for p in self.pinned)
 
     @field_validator("routers")
     @classmethod
@@ -329,6 +500,14 @@ class Settings(_Section):
         names = [p.name for p in value]
         if len(set(names)) != len(names):
             raise ValueError("two packages have the same name")
+        return value
+
+    @field_validator("discounts")
+    @classmethod
+    def _unique_discount_ids(cls, value: list[DiscountRuleSettings]) -> list[DiscountRuleSettings]:
+        ids = [rule.id for rule in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two discounts have the same id")
         return value
 
     @property

@@ -13,7 +13,6 @@ _DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 60480
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:bps|b/s|bit/s)?\s*$", re.IGNORECASE)
 _DECIMAL_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_AMOUNT = re.compile(r"(\d+)(?:\.(\d{1,2}))?")
 
 
 def parse_duration(value: int | str) -> int:
@@ -51,12 +50,8 @@ def parse_rate(value: int | str) -> int:
 
 
 def parse_money(value: str) -> Money:
-    """Money from "50 KES", "KES 50" or "1.50 USD": exact decimals to minor units, never a float."""
-    parts = value.replace(",", "").split()
-    if len(parts) == 2 and parts[0].isalpha():
-        parts.reverse()
-    match = _AMOUNT.fullmatch(parts[0]) if len(parts) == 2 else None
-    if match is None or not parts[1].isalpha() or len(parts[1]) != 3:
-        raise ValueError(f"not a price: {value!r} (use e.g. 50 KES)")
-    minor = int(match[1]) * 100 + int((match[2] or "0").ljust(2, "0"))
-    return Money(minor, parts[1].upper())
+    """Money from "50 KES", "KES 50", "1,500 UGX" or "0.40 USD": exact, in the currency's own minor
+    units (ISO 4217: KES has 2 decimals, UGX none), never a float."""
+    from hotspot.billing.currencies import parse_money as parse  # billing imports config: no cycle
+
+    return parse(value)

@@ -18,6 +18,9 @@ CORE_APPS = [
     "hotspot.routers.piccolo_app",
     "hotspot.billing.piccolo_app",
     "hotspot.payments.piccolo_app",
+    "hotspot.accounts.piccolo_app",
+    "hotspot.vouchers.piccolo_app",
+    "hotspot.customers.piccolo_app",
 ]
 
 

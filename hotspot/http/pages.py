@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.response import Response, Template
-from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.response import Redirect, Response, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER, HTTP_503_SERVICE_UNAVAILABLE
 
 from hotspot.routers.setup_script import SetupScriptError, login_page
 from hotspot.runtime import Hotspot
@@ -30,9 +30,11 @@ async def healthz(hotspot: NamedDependency[Hotspot]) -> Response[dict[str, Any]]
     return Response(report, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-@get("/", include_in_schema=False)
-async def home(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]) -> Template:
-    """The box's front page until the setup wizard and portal take it over."""
+@get("/", include_in_schema=False, cache=False)
+async def home(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]) -> Template | Redirect:
+    """The box's status page; a fresh install (no admin yet) goes to the setup wizard."""
+    if not await hotspot.accounts.has_admins():
+        return Redirect("/setup", status_code=HTTP_303_SEE_OTHER, headers={"Cache-Control": "no-store"})
     enabled = set(hotspot.registry.enabled)
     plugins = [
         {

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from hotspot.access.grants import GrantService
 from hotspot.access.tables import GrantState
-from hotspot.billing import Catalog, PackageNotFound
+from hotspot.billing import Catalog, Currencies, Discounts, Pricing, PricingError, Promos, Quote
+from hotspot.billing.promos import PromoRefused
 from hotspot.config import PaymentSettings
 from hotspot.contracts import Money
 from hotspot.errors import HotspotError
@@ -147,6 +148,7 @@ class Checkout:
         settings: PaymentSettings | None = None,
         publish: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
+        pricing: Pricing | None = None,
     ) -> None:
         self.catalog = catalog
         self.payments = payments
@@ -155,27 +157,78 @@ class Checkout:
         self.settings = settings or PaymentSettings()
         self.publish = publish
         self.clock = clock
+        if pricing is None:
+            currencies = Currencies(currency, payments.gateways)
+            pricing = Pricing(catalog, currencies, Discounts([], currencies), Promos(payments.db))
+        self.pricing = pricing
+        # One clock for a whole purchase: quotes, promo windows and repeat-customer counting.
+        pricing.clock = pricing.promos.clock = self._now
+        pricing.history = self.paid_purchases
         payments.on_order_change = self.order_changed
+
+    def _now(self) -> float:
+        return self.clock()
 
     # --- offering ------------------------------------------------------------------------------
 
     async def packages(self, currency: str | None = None) -> list[PackageOffer]:
+        """List prices in one currency: the owner's own, or converted at the configured rate."""
         code = (currency or self.currency).upper()
-        return [
-            PackageOffer(
-                id=p.id,
-                name=p.name,
-                description=p.description,
-                price=p.prices[code],
-                seconds=p.seconds,
-                bytes_total=p.bytes_total,
-                down_bps=p.down_bps,
-                up_bps=p.up_bps,
-                devices=p.devices,
+        offers: list[PackageOffer] = []
+        for p in await self.catalog.visible():
+            price = self.pricing.currencies.price(p.prices, code)
+            if price is None:
+                continue
+            offers.append(
+                PackageOffer(
+                    id=p.id,
+                    name=p.name,
+                    description=p.description,
+                    price=price.money,
+                    seconds=p.seconds,
+                    bytes_total=p.bytes_total,
+                    down_bps=p.down_bps,
+                    up_bps=p.up_bps,
+                    devices=p.devices,
+                )
             )
-            for p in await self.catalog.visible()
-            if code in p.prices
+        return offers
+
+    async def currencies(self) -> list[str]:
+        """What the portal can offer: currencies an enabled gateway takes and some package is
+        priced in (its own price or a converted one); the business currency first."""
+        packages = await self.catalog.visible()
+        prices = self.pricing.currencies
+        return [
+            code
+            for code in prices.accepted()
+            if any(prices.price(p.prices, code) is not None for p in packages)
         ]
+
+    async def quote(
+        self,
+        package_id: int,
+        currency: str | None = None,
+        *,
+        phone: str | None = None,
+        promo: str | None = None,
+        client_ip: str | None = None,
+    ) -> Quote:
+        """The price the portal shows before paying (and the order will charge)."""
+        number = self._phone(phone) if phone else None
+        try:
+            return await self.pricing.quote(
+                package_id, (currency or self.currency).upper(), phone=number, promo=promo, client=client_ip
+            )
+        except PricingError as exc:
+            raise CheckoutError(exc.message, field=exc.field, status_code=exc.status_code) from None
+
+    async def paid_purchases(self, phone: str, since: float) -> int:
+        """Orders this phone paid since then (repeat-customer discounts count them)."""
+        query = Order.count().where(
+            (Order.phone == phone) & (Order.state == "paid") & (Order.paid_at >= since)
+        )
+        return int(await query.run())
 
     def _gateway_for(self, requested: str | None, currency: str) -> str:
         gateways = self.payments.gateways
@@ -197,19 +250,15 @@ class Checkout:
     # --- buying --------------------------------------------------------------------------------
 
     async def buy(self, request: BuyRequest) -> OrderStatus:
+        """Price the order (billing.pricing), hold its promo use, and send the payment prompt."""
         currency = (request.currency or self.currency).upper()
-        try:
-            package = await self.catalog.get(request.package_id)
-        except PackageNotFound:
-            raise CheckoutError("Choose one of the packages on offer", field="package_id") from None
-        if currency not in package.prices:
-            raise CheckoutError(f"{package.name} is not sold in {currency}", field="currency")
         phone = self._phone(request.phone)
-        if request.promo and request.promo.strip():
-            raise CheckoutError("That promo code is not valid", field="promo")
+        quote = await self.quote(
+            request.package_id, currency, phone=phone, promo=request.promo, client_ip=request.client_ip
+        )
+        package = await self.catalog.get(quote.package_id)
         gateway_id = self._gateway_for(request.gateway, currency)
         await self._check_limits(phone, request.mac)
-        price = package.prices[currency]
         order_id = new_id("o")
         terms = {
             "seconds": package.seconds,
@@ -223,8 +272,11 @@ class Checkout:
             package_id=package.id,
             package_name=package.name,
             terms=json.dumps(terms),
-            amount=price.amount,
-            currency=price.currency,
+            amount=quote.total.amount,
+            currency=quote.currency,
+            promo_code=quote.promo.code if quote.promo else None,
+            list_amount=quote.base.amount,
+            discount_detail=json.dumps(quote.detail()),
             phone=phone,
             mac=request.mac,
             ip=request.ip,
@@ -234,8 +286,13 @@ class Checkout:
             state="open",
             created_at=self.clock(),
         )
-        async with self.payments.db.write_lock():
-            await Order.insert(order).run()
+        try:
+            async with self.payments.db.transaction():
+                if quote.promo is not None and quote.promo_terms is not None:
+                    await self.pricing.promos.reserve(quote.promo_terms, order_id, phone, quote.promo.amount)
+                await Order.insert(order).run()
+        except PromoRefused as exc:  # used up (or by this phone) by another order meanwhile
+            raise CheckoutError(exc.message, field="promo", status_code=exc.status_code) from None
         row = await self._order(order_id)
         await self.payments.start(row, gateway_id, phone)
         return await self.status(order_id)
@@ -247,11 +304,18 @@ class Checkout:
         order = await self._order(order_id)
         number = self._phone(phone) if phone else order["phone"]
         await self._check_limits(number, order["mac"])
+        gateway_id = self._gateway_for(None, order["currency"])
+        if order["promo_code"]:  # a failed payment gave its promo use back: take it again
+            try:
+                await self.pricing.promos.renew(order_id, number)
+            except PromoRefused as exc:
+                raise CheckoutError(
+                    f"{exc.message} Start a new order to pay without it.", field="promo", status_code=409
+                ) from None
         if number != order["phone"]:
             async with self.payments.db.write_lock():
                 await Order.update({Order.phone: number}).where(Order.id == order_id).run()
             order["phone"] = number
-        gateway_id = self._gateway_for(None, order["currency"])
         await self.payments.start(order, gateway_id, number)
         return await self.status(order_id)
 
@@ -395,9 +459,13 @@ class Checkout:
         return None
 
     async def order_changed(self, order_id: str) -> None:
-        """Tell whoever follows this order (the portal's SSE) where it stands now."""
+        """Keep the order's promo use in step with it, and tell whoever follows the order (the
+        portal's SSE) where it stands now."""
+        status = await self.status(order_id)
+        await self.pricing.promos.follow(
+            order_id, paid=status.state in ("activating", "online", "ended"), failed=status.state == "failed"
+        )
         if self.publish is not None:
-            status = await self.status(order_id)
             await self.publish(order_channel(order_id), status.as_dict())
 
     async def grant_changed(self, grant_id: int) -> None:

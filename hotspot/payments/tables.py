@@ -18,6 +18,8 @@ class Order(Table, tablename="hotspot_order"):
     amount = BigInt()  # minor units, after any promo
     currency = Varchar(length=3)
     promo_code = Varchar(length=32, null=True, default=None)
+    list_amount = BigInt(null=True, default=None)  # the list price before discounts, same currency
+    discount_detail = JSON(null=True, default=None)  # billing.pricing.Quote.detail(): rules, promo, rounding
     phone = Varchar(length=16, null=True, default=None, index=True)
     mac = Varchar(length=17, null=True, default=None, index=True)
     ip = Varchar(length=45, null=True, default=None)

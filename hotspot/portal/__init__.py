@@ -5,6 +5,11 @@ compression middleware honours (server-sent events must reach the browser unbuff
 """
 
 from hotspot.portal.api import PortalApi
-from hotspot.portal.views import PORTAL_HANDLERS, SKIP_COMPRESSION
+from hotspot.portal.move import MOVE_HANDLERS
+from hotspot.portal.prices import portal_prices, portal_quote
+from hotspot.portal.redeem import portal_redeem
+from hotspot.portal.views import PAGE_HANDLERS, SKIP_COMPRESSION
+
+PORTAL_HANDLERS = [*PAGE_HANDLERS, portal_redeem, portal_quote, portal_prices, *MOVE_HANDLERS]
 
 __all__ = ["PORTAL_HANDLERS", "SKIP_COMPRESSION", "PortalApi"]

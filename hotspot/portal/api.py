@@ -27,7 +27,15 @@ from hotspot.portal.redirect import normalize_mac, parse_ip
 from hotspot.portal.views import checkout_of
 from hotspot.runtime import Hotspot
 
-__all__ = ["ErrorOut", "OrderIn", "OrderOut", "PackageList", "PackageOut", "PortalApi"]
+__all__ = [
+    "ErrorOut",
+    "OrderIn",
+    "OrderOut",
+    "PackageList",
+    "PackageOut",
+    "PortalApi",
+    "checkout_error_response",
+]
 
 
 class _Model(BaseModel):
@@ -145,7 +153,7 @@ class ErrorOut(_Model):
     error: ErrorBodyOut
 
 
-def _error_response(request: Request[Any, Any, Any], exc: CheckoutError) -> Response[Any]:
+def checkout_error_response(request: Request[Any, Any, Any], exc: CheckoutError) -> Response[Any]:
     status = exc.status_code if 400 <= exc.status_code < 600 else 400
     fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
     request_id = str(request.scope.get("state", {}).get("request_id", "-"))
@@ -170,7 +178,7 @@ class PortalApi(Controller):
 
     path = "/api/v1/portal"
     tags = ["portal"]
-    exception_handlers = {CheckoutError: _error_response}
+    exception_handlers = {CheckoutError: checkout_error_response}
 
     @get("/packages", summary="Packages on sale", cache=False, responses={400: _ERRORS[400]})
     async def packages(

@@ -1,10 +1,14 @@
-"""Numbers in the customer's words: prices from minor units, durations, data, speeds, failures."""
+"""Numbers in the customer's words: prices, durations, data, speeds, failures.
+
+Money has ONE formatter, `hotspot.billing.currencies.format_money` (each currency's own minor
+unit: KES 50.50, UGX 1,500, BHD 1.250); it is re-exported here for the templates' helpers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotspot.contracts import Money
+from hotspot.billing.currencies import format_money
 
 __all__ = [
     "FAILURES",
@@ -16,14 +20,6 @@ __all__ = [
     "format_money",
     "format_speed",
 ]
-
-
-def format_money(money: Money) -> str:
-    """KES 50, KES 1,500, USD 0.40: minor units are hundredths; whole amounts drop the cents."""
-    whole, cents = divmod(abs(money.amount), 100)
-    sign = "-" if money.amount < 0 else ""
-    number = f"{whole:,}" if cents == 0 else f"{whole:,}.{cents:02d}"
-    return f"{money.currency} {sign}{number}"
 
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +43,9 @@ PARAMS = {
     "router": "router",
 }
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # fullmatch: "$" would let "\n" through
+_MAC_COLONS = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 _MAC_HEX = re.compile(r"^[0-9A-Fa-f]{12}$")
 _MAC_SEPARATED = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 _MAC_DOTTED = re.compile(r"^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$")
@@ -55,6 +59,8 @@ def normalize_mac(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip()
+    if _MAC_COLONS.match(value):  # what MikroTik sends: only the case to fix
+        return value.upper()
     if _MAC_SEPARATED.match(value) or _MAC_DOTTED.match(value) or _MAC_HEX.match(value):
         digits = re.sub(r"[^0-9A-Fa-f]", "", value).upper()
         return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
@@ -64,6 +70,8 @@ def normalize_mac(value: str | None) -> str | None:
 def parse_ip(value: str | None) -> str | None:
     if not value or len(value) > 45:
         return None
+    if _IPV4.fullmatch(value):  # already as ipaddress writes it: skip the 4 us of parsing
+        return value
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
@@ -74,7 +82,13 @@ def parse_url(value: str | None, *, max_length: int = 500) -> str | None:
     """An absolute http(s) URL of bounded length, without control characters or credentials."""
     if not value:
         return None
-    value = value.strip()
+    return _parse_url(value.strip(), max_length)
+
+
+@lru_cache(maxsize=1024)
+def _parse_url(value: str, max_length: int) -> str | None:
+    """Cached: every phone behind a router sends the same login link, and most the same few
+    connectivity-check URLs as where they were going."""
     if len(value) > max_length or _CONTROL.search(value) or " " in value:
         return None
     try:
@@ -133,17 +147,25 @@ class RouterRedirect:
 
     @property
     def empty(self) -> bool:
-        return not any(asdict(self).values())
+        return not any(getattr(self, name) for name in _FIELDS)
+
+    def as_query(self) -> dict[str, str]:
+        """The values under the router's query names (what parse_redirect reads back)."""
+        values = ((name, getattr(self, attribute)) for name, attribute in PARAMS.items())
+        return {name: value for name, value in values if value is not None}
 
     def as_session(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        values = ((name, getattr(self, name)) for name in _FIELDS)  # asdict deep-copies: 10x slower
+        return {name: value for name, value in values if value is not None}
 
     @classmethod
     def from_session(cls, data: Any) -> RouterRedirect:
         if not isinstance(data, Mapping):
             return cls()
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: str(v) for k, v in data.items() if k in names and isinstance(v, str) and v})
+        return cls(**{k: str(v) for k, v in data.items() if k in _FIELDS and isinstance(v, str) and v})
+
+
+_FIELDS = tuple(f.name for f in fields(RouterRedirect))
 
 
 def parse_redirect(query: Mapping[str, str]) -> RouterRedirect:

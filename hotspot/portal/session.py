@@ -3,7 +3,8 @@
 * the router redirect (MAC, IP, login links, CHAP values), so later HTMX calls and the login
   step have them even when the router's query string is long gone;
 * the orders this browser created (`owned`: may see the device login) and the orders it was
-  shown because its device had them in flight (`seen`: may follow and retry, never log in).
+  shown because its device had them in flight (`seen`: may follow and retry, never log in);
+* a code sent to move a paid session here (`move`): only this browser may type it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ _REDIRECT = "portal_redirect"
 _OWNED = "portal_orders"
 _SEEN = "portal_seen"
 _CONNECTS = "portal_connects"
+_MOVE = "portal_move"
 _KEEP = 20  # ids remembered per list, newest last
+_MOVE_KEYS = ("challenge", "phone", "masked")
 
 
 class PortalSession:
@@ -88,6 +91,24 @@ class PortalSession:
         self._data[_CONNECTS] = dict(list(counts.items())[-_KEEP:])
         self._dirty = True
         return int(counts[order_id])
+
+    # --- moving a paid session here (hotspot.customers) -------------------------------------
+
+    @property
+    def move(self) -> dict[str, str] | None:
+        """{"challenge", "phone" (as typed), "masked"} of the code last sent, or None."""
+        value = self._data.get(_MOVE)
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in _MOVE_KEYS):
+            return None
+        return {k: str(value[k]) for k in _MOVE_KEYS}
+
+    def set_move(self, challenge: str, phone: str, masked: str) -> None:
+        self._data[_MOVE] = {"challenge": challenge, "phone": phone, "masked": masked}
+        self._dirty = True
+
+    def clear_move(self) -> None:
+        if self._data.pop(_MOVE, None) is not None:
+            self._dirty = True
 
     def save(self) -> None:
         if self._dirty:

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, ServerSentEvent, ServerSentEventMessage, Template
 from litestar.template import TemplateEngineProtocol
+from markupsafe import Markup, escape
 
 from hotspot import __version__
 from hotspot.contracts import Money
@@ -51,11 +53,29 @@ from hotspot.portal.format import (
     format_money,
     format_speed,
 )
-from hotspot.portal.redirect import RouterRedirect, has_redirect_params, parse_redirect
+from hotspot.portal.redirect import PARAMS, RouterRedirect, has_redirect_params, parse_redirect
 from hotspot.portal.session import PortalSession
 from hotspot.runtime import Hotspot
 
-__all__ = ["PORTAL_HANDLERS", "SKIP_COMPRESSION"]
+__all__ = [
+    "LANDING",
+    "LANDING_DECLINES",
+    "NO_STORE",
+    "PAGE_HANDLERS",
+    "SKIP_COMPRESSION",
+    "PortalOptions",
+    "chosen_currency",
+    "form_values",
+    "is_htmx",
+    "order_kind",
+    "package_view",
+    "page_context",
+    "page_context_for",
+    "portal_options",
+    "request_id_of",
+    "router_inputs",
+    "voucher_form",
+]
 
 log = logging.getLogger("hotspot.portal")
 
@@ -67,6 +87,10 @@ TERMINAL = frozenset({"online", "failed", "ended"})
 IN_FLIGHT = frozenset({"waiting", "activating"})
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NO_STORE = {"Cache-Control": "no-store"}
+LANDING = {"home_href": ""}  # GET /portal's extra context: the brand link reloads the page as it is
+# Query parameters that change what GET /portal shows beyond the router's redirect: a page with
+# them is rendered by the handler, not served from the landing rendition.
+LANDING_DECLINES = ("voucher", "currency")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -76,11 +100,11 @@ def checkout_of(hotspot: Hotspot) -> Checkout:
     return hotspot.checkout
 
 
-def _request_id(request: Request[Any, Any, Any]) -> str:
+def request_id_of(request: Request[Any, Any, Any]) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
-def _is_htmx(request: Request[Any, Any, Any]) -> bool:
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
@@ -105,6 +129,12 @@ def package_view(offer: PackageOffer) -> dict[str, Any]:
         "speed": format_speed(offer.down_bps) if offer.down_bps else None,
         "devices": format_devices(offer.devices),
     }
+
+
+def order_kind(order_id: str) -> str:
+    """ "voucher" for a voucher's order (hotspot.vouchers gives them ids starting with "v"),
+    "order" for a purchase ("o"): the panel's words differ (nothing was paid for a voucher)."""
+    return "voucher" if order_id.startswith("v") else "order"
 
 
 def _host(url: str | None) -> str | None:
@@ -133,6 +163,7 @@ def status_view(
     connect_url = f"/portal/orders/{status.order_id}/connect" if needs_login and owner else None
     return {
         "order_id": status.order_id,
+        "kind": order_kind(status.order_id),
         "state": status.state,
         "reason": status.reason,
         "retry": status.retry,
@@ -232,8 +263,32 @@ async def _status_or_404(checkout: Checkout, order_id: str) -> OrderStatus:
         raise
 
 
-async def _packages(checkout: Checkout) -> list[dict[str, Any]]:
-    return [package_view(p) for p in await checkout.packages()]
+async def _packages(checkout: Checkout, currency: str | None = None) -> list[dict[str, Any]]:
+    return [package_view(p) for p in await checkout.packages(currency)]
+
+
+@dataclass(frozen=True)
+class PortalOptions:
+    """What the page offers besides packages: the currency picker and the move-here link."""
+
+    currency: str  # the business currency: prices are in it unless the customer picks another
+    currencies: tuple[str, ...]  # on offer (a picker when more than one)
+    move: bool  # "Already paid on another phone or laptop?" (hotspot.customers)
+
+
+async def portal_options(hotspot: Hotspot) -> PortalOptions:
+    checkout = hotspot.checkout
+    return PortalOptions(
+        currency=checkout.currency,
+        currencies=tuple(await checkout.currencies()),
+        move=hotspot.customers.otp_enabled,
+    )
+
+
+def chosen_currency(options: PortalOptions, wanted: str | None) -> str:
+    """The customer's pick when it is on offer, else the business currency."""
+    code = (wanted or "").strip().upper()
+    return code if code in options.currencies else options.currency
 
 
 async def _greeting_status(checkout: Checkout, session: PortalSession, mac: str | None) -> OrderStatus | None:
@@ -254,18 +309,30 @@ async def _greeting_status(checkout: Checkout, session: PortalSession, mac: str 
     return None
 
 
-def _form(values: Mapping[str, Any] | None = None) -> dict[str, str]:
+def form_values(values: Mapping[str, Any] | None = None) -> dict[str, str]:
     values = values or {}
     return {
         "package_id": str(values.get("package_id") or "").strip()[:12],
         "phone": str(values.get("phone") or "").strip()[:32],
         "promo": str(values.get("promo") or "").strip()[:40],
+        "currency": str(values.get("currency") or "").strip().upper()[:3],
     }
 
 
-async def _page_context(
+def voucher_form(values: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The voucher form as typed (kept on a refusal); `pin_shown`: the PIN field is on the page."""
+    values = values or {}
+    pin = str(values.get("pin") or "").strip()[:16]
+    return {
+        "code": str(values.get("code") or values.get("voucher") or "").strip()[:40],
+        "pin": pin,
+        "pin_shown": "1" if pin or values.get("pin_shown") else "",
+    }
+
+
+async def page_context_for(
     request: Request[Any, Any, Any],
-    checkout: Checkout,
+    hotspot: Hotspot,
     session: PortalSession,
     *,
     form: Mapping[str, str] | None = None,
@@ -273,15 +340,62 @@ async def _page_context(
     form_error: str | None = None,
     status: OrderStatus | None = None,
     show: bool | None = None,
+    voucher: Mapping[str, str] | None = None,
+    voucher_errors: Mapping[str, str] | None = None,
+    voucher_error: str | None = None,
+    voucher_first: bool = False,
+    quote: Mapping[str, Any] | None = None,
+    redirect: RouterRedirect | None = None,
 ) -> dict[str, Any]:
-    """`show`: open the status panel (True), keep it closed (False), or decide (None: open unless
-    the news is an old failure, which only gets the banner)."""
-    redirect = session.redirect
-    packages = await _packages(checkout)
-    form = dict(form or _form())
+    """`redirect`: the router's values when they came with the form (default: the session's)."""
+    options = await portal_options(hotspot)
+    currency = chosen_currency(options, (form or {}).get("currency"))
+    return page_context(
+        await _packages(hotspot.checkout, currency),
+        redirect or session.redirect,
+        options=options,
+        currency=currency,
+        view=_view(status, session) if status else None,
+        form=form,
+        errors=errors,
+        form_error=form_error,
+        show=show,
+        request_id=request_id_of(request),
+        voucher=voucher,
+        voucher_errors=voucher_errors,
+        voucher_error=voucher_error,
+        voucher_first=voucher_first,
+        quote=quote,
+    )
+
+
+def page_context(
+    packages: list[dict[str, Any]],
+    redirect: RouterRedirect,
+    *,
+    options: PortalOptions,
+    currency: str | None = None,
+    view: Mapping[str, Any] | None = None,
+    form: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    form_error: str | None = None,
+    show: bool | None = None,
+    request_id: str,
+    voucher: Mapping[str, str] | None = None,
+    voucher_errors: Mapping[str, str] | None = None,
+    voucher_error: str | None = None,
+    voucher_first: bool = False,
+    quote: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The portal page's context (also what the landing rendition is drawn from).
+
+    `show`: open the status panel (True), keep it closed (False), or decide (None: open unless
+    the news is an old failure, which only gets the banner). `voucher_first`: the voucher card
+    leads (a scanned QR code, a refused code), else the packages do."""
+    form = dict(form or form_values())
     if not form["package_id"] and len(packages) == 1:
         form["package_id"] = str(packages[0]["id"])
-    view = _view(status, session) if status else None
+    form["currency"] = currency or options.currency
     selected = next((p for p in packages if str(p["id"]) == form["package_id"]), None)
     state = view["state"] if view else None
     return {
@@ -290,12 +404,39 @@ async def _page_context(
         "errors": dict(errors or {}),
         "form_error": form_error,
         "selected": selected,
+        "currencies": options.currencies if len(options.currencies) > 1 else (),
+        "move": options.move,
+        "quote": quote,
+        "voucher": dict(voucher or voucher_form()),
+        "voucher_errors": dict(voucher_errors or {}),
+        "voucher_error": voucher_error,
+        "voucher_first": voucher_first,
         "redirect": redirect,
         "s": view,
         "modal_open": state is not None and (show if show is not None else state != "failed"),
         "online": state == "online",
-        "request_id": _request_id(request),
+        "request_id": request_id,
+        "router_inputs": router_inputs(redirect),
     }
+
+
+def router_inputs(redirect: RouterRedirect) -> Markup:
+    """The router's redirect as hidden inputs of the buy form, under the router's own names.
+
+    It goes with the purchase, so a new phone's landing needs no session (hotspot.portal.landing);
+    the buy handler takes it from the form (checked again, as every value is the visitor's to
+    forge, exactly as the query string was), else from the session."""
+    parts: list[str] = []
+    for prefix, attribute in _HIDDEN:
+        value = getattr(redirect, attribute)
+        if value is not None:
+            parts += (prefix, escape(value), '">')
+    return Markup("".join(parts))  # noqa: S704 (fixed markup around escaped values)
+
+
+_HIDDEN = tuple(
+    (f'<input type="hidden" name="{name}" value="', attribute) for name, attribute in PARAMS.items()
+)
 
 
 def _connect_csp(action: str) -> str:
@@ -320,9 +461,20 @@ async def portal_page(request: Request[Any, Any, Any], hotspot: NamedDependency[
         session.set_redirect(parse_redirect(query))
     status = await _greeting_status(checkout, session, session.redirect.mac)
     show = False if query.get("shop") == "1" else True if query.get("status") == "1" else None
-    context = await _page_context(request, checkout, session, status=status, show=show)
+    # A scanned voucher QR code (/portal?voucher=CODE): the voucher card leads, filled in.
+    scanned = voucher_form({"code": query.get("voucher", "")}) if query.get("voucher") else None
+    context = await page_context_for(
+        request,
+        hotspot,
+        session,
+        form=form_values({"currency": query.get("currency", "")}),
+        status=status,
+        show=False if scanned and show is None else show,
+        voucher=scanned,
+        voucher_first=scanned is not None,
+    )
     session.save()
-    return Template("portal/index.html", context=context, headers=NO_STORE)
+    return Template("portal/index.html", context={**context, **LANDING}, headers=NO_STORE)
 
 
 @post("/portal/orders", include_in_schema=False, status_code=200)
@@ -330,7 +482,10 @@ async def portal_buy(request: Request[Any, Any, Any], hotspot: NamedDependency[H
     """The pay form (HTMX, or a plain form post without JavaScript)."""
     checkout = checkout_of(hotspot)
     session = PortalSession(request)
-    form = _form(await request.form())
+    posted = {key: str(value) for key, value in (await request.form()).items()}
+    if has_redirect_params(posted):  # the router's redirect, carried by the page's hidden inputs
+        session.set_redirect(parse_redirect(posted))
+    form = form_values(posted)
     errors: dict[str, str] = {}
     package_id = int(form["package_id"]) if form["package_id"].isdigit() else None
     if package_id is None:
@@ -356,6 +511,7 @@ async def portal_buy(request: Request[Any, Any, Any], hotspot: NamedDependency[H
                     ip=redirect.ip,
                     router=redirect.router_hint,
                     promo=form["promo"] or None,
+                    currency=chosen_currency(await portal_options(hotspot), form["currency"]),
                     link_login_only=redirect.link_login_only,
                     link_orig=redirect.link_orig,
                     client_ip=client_ip(request),
@@ -367,19 +523,19 @@ async def portal_buy(request: Request[Any, Any, Any], hotspot: NamedDependency[H
             else:
                 form_error = exc.message
     if status is None:
-        context = await _page_context(
-            request, checkout, session, form=form, errors=errors, form_error=form_error, show=False
+        context = await page_context_for(
+            request, hotspot, session, form=form, errors=errors, form_error=form_error, show=False
         )
         session.save()
-        if _is_htmx(request):
+        if is_htmx(request):
             return Template("portal/_buy_form.html", context=context, status_code=422, headers=NO_STORE)
         return Template("portal/index.html", context=context, status_code=422, headers=NO_STORE)
 
     session.own(status.order_id)
     session.save()
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return Redirect("/portal?status=1", status_code=303)
-    context = await _page_context(request, checkout, session, form=form, status=status)
+    context = await page_context_for(request, hotspot, session, form=form, status=status)
     return Template(
         "portal/_buy_response.html",
         context=context,
@@ -418,7 +574,7 @@ async def portal_retry(
             error = exc.message
     if status is not None:
         session.save()
-        if not _is_htmx(request):
+        if not is_htmx(request):
             return Redirect("/portal?status=1", status_code=303)
         return Template(
             "portal/_status_response.html", context={"s": _view(status, session)}, headers=NO_STORE
@@ -426,11 +582,11 @@ async def portal_retry(
     current = await _status_or_404(checkout, order_id)
     view = _view(current, session)
     extra = {"retry_error": error, "retry_phone": raw_phone}
-    if _is_htmx(request):
+    if is_htmx(request):
         return Template(
             "portal/_status_response.html", context={"s": view, **extra}, status_code=422, headers=NO_STORE
         )
-    context = await _page_context(request, checkout, session, status=current, show=True)
+    context = await page_context_for(request, hotspot, session, status=current, show=True)
     return Template("portal/index.html", context={**context, **extra}, status_code=422, headers=NO_STORE)
 
 
@@ -534,7 +690,7 @@ async def portal_connect(
             "auto": attempt <= AUTO_CONNECTS and not redirect.error,
             "error": redirect.error,
             "package": status.package,
-            "request_id": _request_id(request),
+            "request_id": request_id_of(request),
         },
         headers={**NO_STORE, "Content-Security-Policy": _connect_csp(login.link_login_only)},
     )
@@ -592,7 +748,7 @@ async def portal_manifest(hotspot: NamedDependency[Hotspot]) -> Response[dict[st
     )
 
 
-PORTAL_HANDLERS = [
+PAGE_HANDLERS = [
     portal_page,
     portal_buy,
     portal_retry,

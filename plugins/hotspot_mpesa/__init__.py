@@ -2,6 +2,7 @@
 
 * Gateway id ``mpesa``: `initiate` sends the PIN prompt, `verify` asks the STK query what became
   of it (``gateway``); settings are in ``config``; the Daraja wire protocol in ``daraja``.
+* The setup wizard's M-Pesa page (``setup``) tests the keys by fetching a token before saving.
 * Callbacks arrive at ``POST /hooks/lnm/<callback token>`` (``callback``). Not /hooks/mpesa:
   Daraja refuses callback URLs containing "mpesa" (or "safaricom", "query", "sql"...), so
   ``PLUGIN.routes_path`` moves the routes. The token is derived from the credentials (or set),
@@ -18,13 +19,14 @@ from typing import Any
 
 from litestar.types import ControllerRouterHandler
 
-from hotspot.contracts import PaymentGateway, PluginInfo
+from hotspot.contracts import PaymentGateway, PluginInfo, SetupStep
 from hotspot.plugins import hookimpl
 
 from .callback import callback_routes
 from .config import MpesaSettings
 from .daraja import DarajaAuthError, DarajaError, DarajaUnavailable
 from .gateway import GATEWAY_ID, MpesaGateway
+from .setup import MpesaSetupForm, setup_step
 
 __all__ = [
     "GATEWAY_ID",
@@ -35,8 +37,10 @@ __all__ = [
     "DarajaUnavailable",
     "MpesaGateway",
     "MpesaSettings",
+    "MpesaSetupForm",
     "register_payment_gateways",
     "register_routes",
+    "register_setup_steps",
     "shutdown",
 ]
 
@@ -55,6 +59,12 @@ PLUGIN = PluginInfo(
 def register_payment_gateways(config: MpesaSettings) -> list[PaymentGateway]:
     """Called only when the plugin is enabled, with its validated block."""
     return [MpesaGateway(config)]
+
+
+@hookimpl
+def register_setup_steps(config: MpesaSettings) -> list[SetupStep]:
+    """The wizard's M-Pesa page; asked even while the plugin is disabled (that is when it is needed)."""
+    return [setup_step()]
 
 
 @hookimpl

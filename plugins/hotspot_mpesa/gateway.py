@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 
-from hotspot.contracts import FailureReason, GatewayResult, Health, PaymentRequest, PaymentStatus
+from hotspot.contracts import (
+    ChargeLimits,
+    FailureReason,
+    GatewayResult,
+    Health,
+    PaymentRequest,
+    PaymentStatus,
+)
 
 from .config import MAX_ACCOUNT_REFERENCE, MpesaSettings
 from .daraja import DarajaClient, DarajaError, DarajaUnavailable, TokenCache
@@ -113,6 +120,8 @@ class MpesaGateway:
     id = GATEWAY_ID
     display_name = "M-Pesa"
     currencies = frozenset({"KES"})
+    # Whole shillings only, KES 1 to KES 250,000: the portal prices to fit (billing.currencies).
+    charge_limits = {"KES": ChargeLimits(step=100, minimum=MIN_SHILLINGS * 100, maximum=MAX_SHILLINGS * 100)}
 
     def __init__(
         self,

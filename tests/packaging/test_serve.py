@@ -143,8 +143,9 @@ def test_serve_with_defaults(serve: Any, tmp_path: Path) -> None:
     assert body["status"] == "ok", body
     assert body["checks"]["database"]["status"] == "ok"
 
-    home = httpx.get(f"{server.url}/", timeout=5)
+    home = httpx.get(f"{server.url}/", timeout=5, follow_redirects=True)
     assert home.status_code == 200
+    assert str(home.url).endswith("/setup")  # a fresh box opens on the setup wizard
     assert home.headers["content-type"].startswith("text/html")
     assert "<html" in home.text.lower()
 

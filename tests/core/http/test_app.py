@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,6 +253,14 @@ async def test_openapi_schema_lists_the_json_api(client: AsyncTestClient[Litesta
 
 
 async def test_home_page_is_a_real_page(client: AsyncTestClient[Litestar]) -> None:
+    fresh = await client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
+    assert fresh.status_code == 303 and fresh.headers["location"] == "/setup"  # no owner yet: the wizard
+    wizard = await client.get("/setup")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', wizard.text)
+    assert token is not None
+    password = "plum-orchard-velvet-42"
+    owner = {"username": "owner", "password": password, "confirm_password": password, "_csrf_token": token[1]}
+    assert (await client.post("/setup/owner", data=owner, follow_redirects=False)).status_code == 303
     response = await client.get("/", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")

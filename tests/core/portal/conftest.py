@@ -16,10 +16,13 @@ from hotspot.app import create_app
 
 @pytest.fixture
 async def portal_factory(make_settings: Any) -> AsyncIterator[AppFactory]:
-    """Start portal apps (`fast`: payments settle and go online at once; `gateway`: have one)."""
+    """Start portal apps (`fast`: payments settle and go online at once; `gateway`: have one;
+    `notifier`: a RecordingNotifier, which turns on moving a session by SMS code)."""
     clients: list[AsyncTestClient[Litestar]] = []
 
-    async def make(*, fast: bool = False, gateway: bool = True, **extra: Any) -> AsyncTestClient[Litestar]:
+    async def make(
+        *, fast: bool = False, gateway: bool = True, notifier: bool = False, **extra: Any
+    ) -> AsyncTestClient[Litestar]:
         overrides: dict[str, Any] = {
             "business": {"name": "Mama Mboga Cafe"},
             "packages": PACKAGES,
@@ -33,7 +36,9 @@ async def portal_factory(make_settings: Any) -> AsyncIterator[AppFactory]:
             ],
             **extra,
         }
-        plugins = [("portaltest", PortalPlugins(gateway=gateway), PluginSettings(enabled=True))]
+        plugins = [
+            ("portaltest", PortalPlugins(gateway=gateway, notifier=notifier), PluginSettings(enabled=True))
+        ]
         app = create_app(make_settings(overrides), installed={}, extra_plugins=plugins)
         client = AsyncTestClient(app)
         await client.__aenter__()

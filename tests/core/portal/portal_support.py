@@ -13,11 +13,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bs4 import BeautifulSoup
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from hotspot import hookimpl
-from hotspot.contracts import GatewayResult, Health, PaymentRequest, PaymentStatus
+from hotspot.contracts import GatewayResult, Health, Notification, PaymentRequest, PaymentStatus
 from hotspot.runtime import Hotspot
 
 PACKAGES: list[dict[str, Any]] = [
@@ -95,10 +96,30 @@ class AcceptingRouter:
         return []
 
 
+class RecordingNotifier:
+    """A notifier that keeps what it was asked to send (customers' SMS codes among them)."""
+
+    id = "recording"
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+        self.down = False
+
+    async def send(self, notification: Notification) -> None:
+        if self.down:
+            raise RuntimeError("the SMS gateway is down")
+        self.sent.append(notification)
+
+
 class PortalPlugins:
-    def __init__(self, *, gateway: bool = True) -> None:
+    def __init__(self, *, gateway: bool = True, notifier: bool = False) -> None:
         self.gateway = ScriptedGateway() if gateway else None
         self.router = AcceptingRouter()
+        self.notifier = RecordingNotifier() if notifier else None
+
+    @hookimpl
+    def register_notifiers(self, config: Any) -> list[Any]:
+        return [self.notifier] if self.notifier else []
 
     @hookimpl
     def register_payment_gateways(self, config: Any) -> list[Any]:
@@ -110,6 +131,21 @@ class PortalPlugins:
 
 
 AppFactory = Callable[..., Awaitable[AsyncTestClient[Litestar]]]
+
+
+def router_fields(html: str, form_id: str = "buy-form") -> dict[str, str]:
+    """What a browser posts with a form besides the customer's input: its hidden inputs, the
+    router's redirect (a new phone's landing keeps it in the page, not in a session)."""
+    form = BeautifulSoup(html, "html.parser").select_one(f"form#{form_id}")
+    assert form is not None
+    return {str(i["name"]): str(i["value"]) for i in form.select("input[type=hidden]")}
+
+
+async def land(client: AsyncTestClient[Litestar], params: dict[str, str] | None = None) -> dict[str, str]:
+    """Open the portal as the router sends a phone there; returns the buy form's hidden inputs."""
+    response = await client.get("/portal", params=REDIRECT if params is None else params)
+    assert response.status_code == 200, response.text
+    return router_fields(response.text)
 
 
 def hotspot_of(client: AsyncTestClient[Litestar]) -> Hotspot:

@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from portal_support import MAC, REDIRECT, AppFactory, hotspot_of
+from portal_support import MAC, REDIRECT, AppFactory, hotspot_of, land
 
 from hotspot.payments.checkout import DeviceLogin, OrderStatus, order_channel
 from hotspot.portal import views
@@ -32,10 +32,16 @@ def events(text: str) -> list[dict[str, Any]]:
     return found
 
 
-async def buy(client: AsyncTestClient[Litestar], phone: str, package: str = "1 hour") -> str:
+async def buy(
+    client: AsyncTestClient[Litestar],
+    phone: str,
+    package: str = "1 hour",
+    fields: dict[str, str] | None = None,
+) -> str:
+    """Buy from the page: `fields` are the buy form's hidden inputs of the page landed on."""
     ids = {p["name"]: p["id"] for p in (await client.get("/api/v1/portal/packages")).json()["packages"]}
     response = await client.post(
-        "/portal/orders", data={"package_id": ids[package], "phone": phone}, headers=HX
+        "/portal/orders", data={**(fields or {}), "package_id": ids[package], "phone": phone}, headers=HX
     )
     assert response.status_code == 200, response.text
     order_id: str = BeautifulSoup(response.text, "html.parser").select_one(".hs-panel")["data-order"]
@@ -148,8 +154,7 @@ def with_login(client: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatc
 async def test_credentials_only_for_the_browser_that_bought(
     portal: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await portal.get("/portal", params=REDIRECT)
-    order_id = await buy(portal, "0712345694")
+    order_id = await buy(portal, "0712345694", fields=await land(portal))
     login = with_login(portal, monkeypatch)
 
     status = (await portal.get(f"/portal/orders/{order_id}/status")).json()
@@ -201,10 +206,8 @@ async def test_credentials_only_for_the_browser_that_bought(
 async def test_without_chap_values_the_plain_password_is_sent(
     portal: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await portal.get(
-        "/portal", params={"mac": MAC, "ip": "10.5.50.23", "link-login-only": "http://10.5.50.1/login"}
-    )
-    order_id = await buy(portal, "0712345695")
+    fields = await land(portal, {"mac": MAC, "ip": "10.5.50.23", "link-login-only": "http://10.5.50.1/login"})
+    order_id = await buy(portal, "0712345695", fields=fields)
     with_login(portal, monkeypatch)
     form = BeautifulSoup((await portal.get(f"/portal/orders/{order_id}/connect")).text, "html.parser")
     fields = {i["name"]: i["value"] for i in form.select("form#router-login input[type=hidden]")}
@@ -218,8 +221,7 @@ async def test_connect_before_online_goes_back_to_the_portal(portal: AsyncTestCl
 
 
 async def test_a_returning_device_sees_its_payment_in_flight(portal: AsyncTestClient[Litestar]) -> None:
-    await portal.get("/portal", params=REDIRECT)
-    order_id = await buy(portal, "0712345697")
+    order_id = await buy(portal, "0712345697", fields=await land(portal))
     portal.cookies.clear()  # the captive window was closed while the customer typed the PIN
     page = BeautifulSoup((await portal.get("/portal", params=REDIRECT)).text, "html.parser")
     panel = page.select_one("#pay-status .hs-panel")

@@ -7,7 +7,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from portal_support import MAC, REDIRECT, AppFactory, in_app
+from portal_support import MAC, REDIRECT, AppFactory, in_app, land, router_fields
 
 from hotspot.payments.tables import Order
 from hotspot.portal.chap import chap_response
@@ -51,14 +51,19 @@ async def test_the_page_lists_packages_in_the_customers_words(portal: AsyncTestC
     assert page.select_one("#pay-modal").has_attr("hidden")
 
 
-async def test_the_router_redirect_is_kept_for_the_purchase(portal: AsyncTestClient[Litestar]) -> None:
-    response = await portal.get("/portal", params={**REDIRECT, "error": "invalid username or password"})
-    assert response.status_code == 200
-    assert "invalid username or password" in soup(response.text).select_one(".hs-note").text
+async def test_a_new_phones_redirect_rides_with_the_buy_form(portal: AsyncTestClient[Litestar]) -> None:
+    landing = await portal.get("/portal", params=REDIRECT)
+    assert landing.status_code == 200
+    assert "set-cookie" not in landing.headers  # a new phone's landing stores no session
+    fields = router_fields(landing.text)
+    assert fields == {k: v for k, v in REDIRECT.items() if k != "mac"} | {"mac": MAC}
+    # The brand link reloads this very page (query and all), so the redirect is not lost.
+    assert soup(landing.text).select_one("a.hs-pbrand")["href"] == ""
     ids = await package_ids(portal)
-    # The buy step carries no router parameters: they come from the session.
     bought = await portal.post(
-        "/portal/orders", data={"package_id": ids["1 hour"], "phone": "0712 345 678"}, follow_redirects=False
+        "/portal/orders",
+        data={**fields, "package_id": ids["1 hour"], "phone": "0712 345 678"},
+        follow_redirects=False,
     )
     assert bought.status_code == 303 and bought.headers["location"] == "/portal?status=1"
 
@@ -69,11 +74,32 @@ async def test_the_router_redirect_is_kept_for_the_purchase(portal: AsyncTestCli
     assert row["ip"] == "10.5.50.23" and row["router"] == "cafe-main" and row["phone"] == "254712345678"
     assert row["link_login_only"] == "http://10.5.50.1/login"
     assert row["link_orig"] == "http://example.com/news"
-    # Back on the portal (no parameters now), the device's payment in flight is shown.
+    # Back on the portal (no parameters now), the device's payment in flight is shown: the buy
+    # kept the redirect in the session it made.
     page = soup((await portal.get("/portal")).text)
     assert not page.select_one("#pay-modal").has_attr("hidden")
     assert page.select_one("#pay-status .hs-panel")["data-state"] == "waiting"
     assert "2547" in page.select_one("#pay-status").text  # the masked phone
+    assert router_fields(str(page)) == fields
+
+
+async def test_a_browser_with_a_session_keeps_the_redirect_there(portal: AsyncTestClient[Litestar]) -> None:
+    # The router's error is shown on the page, so this landing is rendered and its session kept.
+    response = await portal.get("/portal", params={**REDIRECT, "error": "invalid username or password"})
+    assert response.status_code == 200 and "set-cookie" in response.headers
+    assert "invalid username or password" in soup(response.text).select_one(".hs-note").text
+    ids = await package_ids(portal)
+    # A buy step without the router parameters (a page from before): they come from the session.
+    bought = await portal.post(
+        "/portal/orders", data={"package_id": ids["1 hour"], "phone": "0712 345 678"}, follow_redirects=False
+    )
+    assert bought.status_code == 303
+
+    async def order() -> dict[str, Any]:
+        return dict(await Order.select().where(Order.mac == MAC).first().run())
+
+    row = in_app(portal, order)
+    assert row["ip"] == "10.5.50.23" and row["link_login_only"] == "http://10.5.50.1/login"
 
 
 async def test_bad_redirect_values_are_dropped_never_a_500(portal: AsyncTestClient[Litestar]) -> None:
@@ -230,10 +256,10 @@ async def test_a_failed_payment_says_why_and_offers_a_retry(portal: AsyncTestCli
 
 async def test_the_portal_opens_onto_a_paid_session(portal_factory: AppFactory) -> None:
     client = await portal_factory(fast=True)
-    await client.get("/portal", params=REDIRECT)
+    fields = await land(client)
     ids = await package_ids(client)
     response = await client.post(
-        "/portal/orders", data={"package_id": ids["1 day"], "phone": "0712345674"}, headers=HX
+        "/portal/orders", data={**fields, "package_id": ids["1 day"], "phone": "0712345674"}, headers=HX
     )
     order_id = soup(response.text).select_one(".hs-panel")["data-order"]
     from portal_support import wait_for_state

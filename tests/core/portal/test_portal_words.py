@@ -127,10 +127,18 @@ def test_bad_values_are_dropped_one_by_one() -> None:
         (Money(40, "USD"), "USD 0.40"),
         (Money(1050, "USD"), "USD 10.50"),
         (Money(123456789, "KES"), "KES 1,234,567.89"),
+        (Money(1500, "UGX"), "UGX 1,500"),  # no minor unit: 1500 is not UGX 15
+        (Money(1250, "BHD"), "BHD 1.250"),  # three decimals
     ],
 )
 def test_prices_from_minor_units(money: Money, text: str) -> None:
     assert format_money(money) == text
+
+
+def test_the_portal_has_one_money_formatter() -> None:
+    from hotspot.billing import currencies
+
+    assert format_money is currencies.format_money
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@
   var POLL_MS = 3000;
   var RESYNC_MS = 60000; // while online: time and data left
   var TERMINAL = { online: true, failed: true, ended: true };
+  var QUOTE_DEBOUNCE_MS = 600; // typing a promo code: price it once the typing pauses
+  var MIN_PROMO = 3; // promo codes have 3+ letters and digits: shorter is still being typed
 
   var follow = { id: null, state: null, updated: 0, es: null, grace: 0, poll: 0, html: "" };
 
@@ -67,6 +69,7 @@
     if (!event.detail.xhr || event.detail.xhr.status !== 422) return;
     var bad =
       $("#pay-modal:not([hidden]) input.is-invalid") ||
+      (event.detail.elt && event.detail.elt.id === "voucher-form" && $("#voucher-form input.is-invalid")) ||
       $("#buy-form input.is-invalid") ||
       $("#buy-form .hs-pkgs.is-invalid input");
     if (bad) bad.focus();
@@ -303,22 +306,97 @@
       };
     });
 
+    // The Pay button shows what will be charged: the package's price, or the total of the
+    // price preview (POST /portal/quote: promo code, automatic discounts) once it came back.
     Alpine.data("buyForm", function () {
       return {
         price: "",
+        total: "",
+        timer: 0,
+        seq: 0,
         init: function () {
           var checked = this.$el.querySelector("input[name=package_id]:checked");
           this.price = checked ? checked.getAttribute("data-price") || "" : "";
+          var quote = this.$el.querySelector("#quote");
+          this.total = (quote && quote.getAttribute("data-quote-total")) || "";
+          var promo = this.$el.querySelector("input[name=promo]");
+          if (checked && promo && promo.value.trim() && !this.total) this.requote(0);
         },
         choose: function (event) {
           var input = event && event.target;
-          if (input && input.name === "package_id") this.price = input.getAttribute("data-price") || "";
+          if (input && input.name === "package_id") {
+            this.price = input.getAttribute("data-price") || "";
+            this.total = "";
+            this.requote(0);
+          } else if (input && input.name === "phone") {
+            this.requote(0);
+          }
+        },
+        typed: function (event) {
+          var input = event && event.target;
+          if (input && (input.name === "promo" || input.name === "phone")) this.requote(QUOTE_DEBOUNCE_MS);
+        },
+        requote: function (delay) {
+          var self = this;
+          clearTimeout(self.timer);
+          self.timer = setTimeout(function () {
+            self.quote();
+          }, delay);
+        },
+        quote: function () {
+          var form = this.$el;
+          if (!form.querySelector("input[name=package_id]:checked")) return;
+          var promo = form.querySelector("input[name=promo]");
+          var code = promo ? promo.value.replace(/[\s-]+/g, "") : "";
+          if (code.length > 0 && code.length < MIN_PROMO) return; // still being typed
+          var self = this;
+          var seq = ++self.seq;
+          fetch("/portal/quote", {
+            method: "POST",
+            body: new FormData(form),
+            credentials: "same-origin",
+            headers: { "HX-Request": "true" },
+          })
+            .then(function (response) {
+              return response.ok ? response.text() : null;
+            })
+            .then(function (html) {
+              if (html === null || seq !== self.seq) return;
+              var box = form.querySelector("#quote");
+              if (!box) return;
+              var fresh = document.createElement("template");
+              fresh.innerHTML = html.trim();
+              var next = fresh.content.querySelector("#quote");
+              if (!next) return;
+              box.replaceWith(next);
+              self.total = next.getAttribute("data-quote-total") || "";
+              if (promo) {
+                var refused = !!next.querySelector("#promo-error");
+                promo.classList.toggle("is-invalid", refused);
+                if (refused) promo.setAttribute("aria-invalid", "true");
+                else promo.removeAttribute("aria-invalid");
+              }
+            })
+            .catch(function () {
+              /* offline for a moment: the order is priced on the server anyway */
+            });
         },
         label: function () {
-          return this.price ? "Pay " + this.price + " with M-Pesa" : "Pay with M-Pesa";
+          var price = this.total || this.price;
+          return price ? "Pay " + price + " with M-Pesa" : "Pay with M-Pesa";
         },
       };
     });
+  });
+
+  // "Have a voucher?" in the hero: scroll to the card and put the cursor in the code field.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("[data-voucher-link]") : null;
+    var field = link && document.getElementById("voucher-code");
+    if (!field) return;
+    event.preventDefault();
+    field.scrollIntoView({ behavior: "smooth", block: "center" });
+    field.focus({ preventScroll: true });
   });
 
   // --- start --------------------------------------------------------------------------------

@@ -17,8 +17,16 @@ var SHELL = [
   "/static/img/logo.svg",
 ];
 
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, function (c) {
+    return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+  });
+}
+
 // Built here rather than downloaded: installing the worker costs the customer no extra page.
-function offlinePage() {
+// "Try again" reloads the page that failed, query and all: before a purchase the router's
+// redirect (MAC, IP, login link) lives only in the portal's URL, not in a session.
+function offlinePage(again) {
   var html =
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
@@ -31,7 +39,7 @@ function offlinePage() {
     "</span></span></div></header>" +
     '<main class="hs-wrap py-5 text-center"><h1 class="hs-panel-title">You&#39;re not connected to the WiFi</h1>' +
     '<p class="hs-panel-text">Join the ' + BUSINESS + " WiFi network, then try again.</p>" +
-    '<a class="btn btn-brand btn-lg hs-pay" href="/portal">Try again</a></main></body></html>';
+    '<a class="btn btn-brand btn-lg hs-pay" href="' + escapeHtml(again) + '">Try again</a></main></body></html>';
   return new Response(html, {
     headers: {
       "Content-Type": "text/html; charset=utf-8",
@@ -101,6 +109,7 @@ function cacheFirst(request) {
   });
 }
 
+// `offline`: the page to retry when the box is out of reach (a navigation), else undefined.
 function networkFirst(request, keep, offline) {
   return fetch(request)
     .then(function (response) {
@@ -115,7 +124,7 @@ function networkFirst(request, keep, offline) {
     .catch(function () {
       return caches.match(request).then(function (hit) {
         if (hit) return hit;
-        return offline ? offlinePage() : Response.error();
+        return offline ? offlinePage(offline) : Response.error();
       });
     });
 }
@@ -137,6 +146,7 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(networkFirst(request, true));
   } else if (request.mode === "navigate") {
     // Pages are personal (no-store): not kept; a built-in page stands in when the box is away.
-    event.respondWith(networkFirst(request, false, true));
+    var again = path.indexOf("/portal") === 0 ? path + url.search : "/portal";
+    event.respondWith(networkFirst(request, false, again));
   }
 });
