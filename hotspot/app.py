@@ -22,6 +22,7 @@ from litestar.template import TemplateConfig
 from hotspot import __version__
 from hotspot.accounts import RotatingSessionConfig, current_principal
 from hotspot.accounts.api import ACCOUNT_HANDLERS
+from hotspot.accounts.guards import closed_unless_guarded
 from hotspot.admin.csrf import csrf_config
 from hotspot.admin.reload import ReloadableApp
 from hotspot.admin.routes import ADMIN_PAGES
@@ -29,6 +30,7 @@ from hotspot.admin.web import TEMPLATE_FILTERS
 from hotspot.admin.wizard import WIZARD
 from hotspot.billing.api import BillingApi
 from hotspot.config import PluginSettings, Settings, load_settings
+from hotspot.customers.admin_api import CustomerAdminApi
 from hotspot.http.assets import static_dir, templates_dir
 from hotspot.http.client import client_ip, parse_networks
 from hotspot.http.errors import exception_handlers
@@ -109,6 +111,7 @@ def create_app(
             BillingApi,
             VoucherPortalApi,
             VoucherAdminApi,
+            CustomerAdminApi,
             *ACCOUNT_HANDLERS,
             ADMIN_PAGES,
             WIZARD,
@@ -124,6 +127,7 @@ def create_app(
             "principal": Provide(current_principal),  # the admin a guard let in
         },
         lifespan=[lifespan],
+        guards=[closed_unless_guarded],  # a route with no permission under /admin, /setup, /api/v1: 403
         plugins=[hotspot.channels],
         stores=hotspot.stores,
         # The rate limit first; new phones' landing page (hotspot.portal.landing) before sessions.

@@ -109,6 +109,8 @@ def demo_config(data_dir: Path, port: int, router_port: int, daraja_url: str) ->
                 "username": ROUTER_USER,
                 "password": ROUTER_PASSWORD,
                 "site": "cafe",
+                "latitude": -1.2864,  # Nairobi CBD: the routers page has something to map
+                "longitude": 36.8172,
             }
         ],
         "packages": PACKAGES,

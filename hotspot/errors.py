@@ -7,6 +7,8 @@
   + StartupRefused        the requested process layout is unsafe (e.g. workers > 1 without Redis)
   + RouterUnreachable     a router cannot be reached now (drivers raise it; the core retries)
   + RouterRefused         a router refused a command (drivers raise it; retrying will not help)
+  + Refused               a request the caller can fix or wait out (a purchase, a voucher, a
+                          promo code, a move): checkout, vouchers, promos and customers refine it
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "ConfigProblem",
     "HotspotError",
     "PluginError",
+    "Refused",
     "RouterRefused",
     "RouterUnreachable",
     "StartupRefused",
@@ -75,3 +78,34 @@ class RouterUnreachable(HotspotError):
 
 class RouterRefused(HotspotError):
     """A router understood a command and refused it (a !trap); retrying will not help."""
+
+
+class Refused(HotspotError):
+    """A request the caller can fix or wait out, answered as a 4xx (hotspot.http.errors.refused).
+
+    `message` is for the person asking (a customer at the portal, an integrator); `reason` a
+    machine-readable code; `field` the input to blame, if one is; `retry_after` (seconds) comes
+    with rate limits and lockouts (HTTP 429)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        field: str | None = None,
+        status_code: int = 400,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.field = field
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """What a response to it carries: never cached; when to try again."""
+        headers = {"Cache-Control": "no-store"}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers

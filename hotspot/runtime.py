@@ -25,6 +25,8 @@ from litestar.stores.registry import StoreRegistry
 from redis.asyncio import Redis
 
 from hotspot import __version__
+from hotspot.access.expiry import EVERY as EXPIRY_EVERY
+from hotspot.access.expiry import ExpiryWatch
 from hotspot.access.grants import GrantService
 from hotspot.access.usage import UsageSync
 from hotspot.accounts import AccountService, AlertJobs
@@ -49,8 +51,9 @@ __all__ = ["ADMIN_CHANNEL", "Carried", "HealthGroup", "Hotspot", "check_process_
 
 log = logging.getLogger("hotspot")
 
-# The live overview's channel (hotspot.admin.overview): a short note on every order change and
-# every plugin event, so open dashboards re-render at once instead of at their next tick.
+# The admin channel: a short note on every order change and every plugin event (with the event),
+# so open dashboards re-render at once (hotspot.admin.overview) and toasts pop up
+# (hotspot.admin.notices).
 ADMIN_CHANNEL = "admin"
 
 HealthGroup = Callable[[], Awaitable[dict[str, Health]]]  # a named set of parts, e.g. every router
@@ -282,11 +285,14 @@ class Hotspot:
                 await vouchers.grant_changed(grant_id)  # voucher states, devices waiting to log in
 
         grants.on_change = grant_changed
+        checkout.gate = hotspot.customers.blocks.admit  # blocked phones and devices, MAC bindings
+        hotspot.customers.blocks.register_jobs(jobs)
         vouchers.register_jobs()
         grants.register_jobs()
         payments.register_jobs()
         jobs.register("routers.check", hotspot._check_routers, every=settings.router_pool.health_seconds)
         jobs.register("usage.sync", usage.job, every=settings.router_pool.usage_sync_seconds)
+        jobs.register("sessions.expiring", ExpiryWatch(hotspot.tell_admins).job, every=EXPIRY_EVERY)
         hotspot.health_groups["routers"] = routers.health
         hotspot.health_groups["gateways"] = hotspot._gateway_health
         return hotspot
@@ -362,9 +368,13 @@ class Hotspot:
         if hook == "security_event":
             await self.accounts.security_log.persist(kwargs["event"])
         if hook not in ("startup", "shutdown"):
-            with contextlib.suppress(RuntimeError):  # channels not started: no dashboard is open
-                self.channels.publish({"on": hook}, channels=[ADMIN_CHANNEL])
+            self.tell_admins({"on": hook, "event": kwargs.get("event")})
         return await fan_out(getattr(self.registry.hook, hook), **kwargs)
+
+    def tell_admins(self, message: dict[str, Any]) -> None:
+        """Publish on the admin channel: open dashboards re-render, toasts pop up."""
+        with contextlib.suppress(RuntimeError):  # channels not started: no dashboard is open
+            self.channels.publish(message, channels=[ADMIN_CHANNEL])
 
     # --- health -------------------------------------------------------------------------
 

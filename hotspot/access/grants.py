@@ -150,16 +150,21 @@ class GrantService:
         await self._queue(APPLY, grant_id, 1)
         return grant_id
 
-    async def extend(self, grant_id: int, *, seconds: int = 0, bytes_total: int = 0) -> None:
-        """Add time and/or data; an active grant keeps running, an ended one is revived.
+    async def extend(
+        self, grant_id: int, *, seconds: int = 0, bytes_total: int = 0, devices: int = 0
+    ) -> None:
+        """Add time and/or data, and allow at least `devices` at once; an active grant keeps
+        running, an ended one is revived.
 
         One UPDATE does the arithmetic, so two top-ups at once both count."""
         now = self.clock()
         async with self.db.write_lock():
             rows = await Grant.raw(
-                "WITH x(add_s, add_b, now) AS (VALUES (CAST({} AS BIGINT), CAST({} AS BIGINT),"
-                " CAST({} AS DOUBLE PRECISION)))"
+                "WITH x(add_s, add_b, now, at_least) AS (VALUES (CAST({} AS BIGINT), CAST({} AS BIGINT),"
+                " CAST({} AS DOUBLE PRECISION), CAST({} AS INTEGER)))"
                 " UPDATE hotspot_grant SET version = version + 1,"
+                " devices = CASE WHEN x.at_least > hotspot_grant.devices THEN x.at_least"
+                " ELSE hotspot_grant.devices END,"
                 " seconds = CASE WHEN x.add_s > 0 THEN COALESCE(seconds, 0) + x.add_s ELSE seconds END,"
                 " expires_at = CASE WHEN expires_at IS NULL OR x.add_s = 0 THEN expires_at"
                 " WHEN expires_at > x.now THEN expires_at + x.add_s ELSE x.now + x.add_s END,"
@@ -173,6 +178,7 @@ class GrantService:
                 seconds,
                 bytes_total,
                 now,
+                devices,
                 grant_id,
             ).run()
         if not rows:
@@ -247,9 +253,48 @@ class GrantService:
         The reason is checked again in the UPDATE: a grant topped up since it was read lives on."""
         await self._finish(grant_ids, GrantState.ENDED, reason, still_true=_ENDED_BECAUSE[reason])
 
-    async def _finish(self, grant_ids: list[int], state: str, reason: str, still_true: str = "1 = 1") -> None:
+    async def suspend(self, grant_ids: list[int], reason: str = "blocked") -> list[int]:
+        """Take live grants off their routers without ending them (their customer is blocked):
+        never re-applied while suspended, `resume` puts back what is still valid. Returns the
+        ids suspended (grants already over are left as they are)."""
+        return await self._finish(grant_ids, GrantState.SUSPENDED, reason)
+
+    async def resume(self, grant_ids: list[int]) -> list[int]:
+        """Put suspended grants back on their routers when time and data are left (the clock
+        kept running while suspended); the others end now. Returns the ids resumed."""
         if not grant_ids:
-            return
+            return []
+        now = self.clock()
+        marks = ", ".join("{}" for _ in grant_ids)
+        async with self.db.write_lock():
+            rows = await Grant.raw(
+                "UPDATE hotspot_grant SET version = version + 1, ended_at = NULL, end_reason = NULL,"  # noqa: S608
+                " state = CASE WHEN applied_at IS NULL THEN 'pending' ELSE 'active' END"
+                f" WHERE id IN ({marks}) AND state = 'suspended'"
+                " AND (expires_at IS NULL OR expires_at > {})"
+                " AND (bytes_total IS NULL OR bytes_in + bytes_out < bytes_total)"
+                " RETURNING id, version",
+                *grant_ids,
+                now,
+            ).run()
+            await Grant.raw(
+                "UPDATE hotspot_grant SET state = 'ended', end_reason = CASE WHEN expires_at IS NOT NULL"  # noqa: S608
+                " AND expires_at <= {} THEN 'time' ELSE 'data' END, ended_at = {}"
+                f" WHERE id IN ({marks}) AND state = 'suspended'",
+                now,
+                now,
+                *grant_ids,
+            ).run()
+        for row in rows:
+            await self._queue(APPLY, int(row["id"]), int(row["version"]))
+            await self._changed(int(row["id"]))
+        return [int(row["id"]) for row in rows]
+
+    async def _finish(
+        self, grant_ids: list[int], state: str, reason: str, still_true: str = "1 = 1"
+    ) -> list[int]:
+        if not grant_ids:
+            return []
         now = self.clock()
         marks = ", ".join("{}" for _ in grant_ids)
         async with self.db.write_lock():
@@ -267,6 +312,7 @@ class GrantService:
             grant_id = int(row["id"])
             await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
             await self._changed(grant_id)
+        return [int(row["id"]) for row in rows]
 
     async def _changed(self, grant_id: int) -> None:
         if self.on_change is None:

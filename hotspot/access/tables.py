@@ -16,6 +16,7 @@ class GrantState:
     ACTIVE = "active"  # a router has the user; the customer may be online
     ENDED = "ended"  # time or data ran out
     REVOKED = "revoked"  # an operator (or a refund) took it away
+    SUSPENDED = "suspended"  # off the router while its customer is blocked; may be resumed
     LIVE = ("pending", "active")
 
 

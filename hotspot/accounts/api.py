@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotspot.accounts.audit import AuditFilter
 from hotspot.accounts.errors import AccountError
-from hotspot.accounts.guards import check_csrf_header, requires
+from hotspot.accounts.guards import PUBLIC, check_csrf_header, requires
 from hotspot.accounts.principal import Principal
 from hotspot.accounts.security_log import SecurityFilter
 from hotspot.accounts.service import AccountService
@@ -236,7 +236,7 @@ class AuthApi(_Api):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", summary="Sign in", status_code=200)
+    @post("/login", summary="Sign in", status_code=200, opt={PUBLIC: True})
     async def login(
         self, request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], data: JSONBody[LoginIn]
     ) -> LoginOut:

@@ -17,7 +17,10 @@ so token calls need no header. The HTML admin's forms carry Litestar's CSRF toke
 (hotspot.admin.csrf): a request whose token the CSRF middleware verified passes too.
 
 tests/core/accounts/test_rbac.py walks every route of the app: a route under /api/v1 without
-one of these guards (outside the public list) fails the suite.
+one of these guards (outside the public list) fails the suite. And at run time the app-wide
+`closed_unless_guarded` refuses any route under the admin and API prefixes that names no
+permission and is not marked `opt={PUBLIC: True}`: a route that slipped through is closed, not
+open.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ from hotspot.accounts.sessions import ADMIN_KEY, admin_session, update_admin_ses
 
 __all__ = [
     "CSRF_HEADERS",
+    "GUARDED_PREFIXES",
+    "PUBLIC",
     "Requires",
     "authenticate",
     "check_csrf_header",
+    "closed_unless_guarded",
     "current_principal",
     "required_permissions",
     "requires",
@@ -46,6 +52,8 @@ __all__ = [
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+GUARDED_PREFIXES = ("/api/v1/", "/admin", "/setup")  # every route here needs a permission ...
+PUBLIC = "public"  # ... unless its handler (or controller) says opt={PUBLIC: True}
 CSRF_HEADERS = ("x-requested-with", "hx-request")
 _CACHE = "hotspot.principal"
 _NOBODY = object()
@@ -150,3 +158,15 @@ async def current_principal(request: Request[Any, Any, Any]) -> Principal:
     if principal is None:
         raise NotAuthorizedException("Please sign in first.")
     return principal
+
+
+async def closed_unless_guarded(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """App-wide guard: under GUARDED_PREFIXES a route either names a permission (`requires`) or
+    is public on purpose; anything else answers 403 instead of serving whoever asks."""
+    if not connection.scope.get("path", "").startswith(GUARDED_PREFIXES) or handler.opt.get(PUBLIC):
+        return
+    if required_permissions(handler):
+        return
+    raise PermissionDeniedException("This route names no permission, so it is closed.")

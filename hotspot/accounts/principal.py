@@ -21,6 +21,7 @@ class Principal:
     via: Literal["session", "token"]
     token_id: int | None = None
     must_enrol_2fa: bool = False  # the owner requires 2FA and this admin has none yet
+    theme: str = ""  # the colour mode this admin picked ("light" / "dark"); "" follows the system
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -70,6 +70,7 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 _KNOWN_IPS = 10
+THEMES = ("", "light", "dark")  # an admin's colour mode: "" follows the system
 
 Emit = Callable[..., Awaitable[Any]]
 Alert = Callable[[Notification], Awaitable[None]]
@@ -654,7 +655,14 @@ class AccountService:
         must_enrol = not row["totp_enabled"] and await self.require_2fa()
         permissions = SELF_PERMISSIONS if must_enrol else permissions_for(row["role"])
         principal = Principal(
-            row["id"], row["username"], row["role"], permissions, "session", None, must_enrol
+            row["id"],
+            row["username"],
+            row["role"],
+            permissions,
+            "session",
+            None,
+            must_enrol,
+            row["theme"] or "",
         )
         return principal, {**data, "seen_at": now}
 
@@ -664,6 +672,13 @@ class AccountService:
         assert row is not None
         now = self._now()
         return {"id": admin_id, "gen": row["session_generation"], "login_at": login_at, "seen_at": now}
+
+    async def set_theme(self, principal: Principal, theme: str) -> None:
+        """Remember the colour mode this admin picked, so each of their devices opens in it."""
+        if theme not in THEMES:
+            raise AccountError(f"theme must be one of {', '.join(repr(t) for t in THEMES)}", field="theme")
+        async with self.db.write_lock():
+            await AdminUser.update({AdminUser.theme: theme}).where(AdminUser.id == principal.admin_id).run()
 
     async def logout(self, principal: Principal, ip: str | None) -> None:
         await self._event("logout", f"{principal.username} signed out", "info", ip, principal.username)

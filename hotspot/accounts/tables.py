@@ -35,6 +35,7 @@ class AdminUser(Table, tablename="hotspot_admin"):
     session_generation = Integer(default=1)  # bumped by "log out everywhere": older sessions die
     last_login_at = DoublePrecision(null=True, default=None)
     last_login_ip = Varchar(length=45, null=True, default=None)
+    theme = Varchar(length=8, default="")  # "light" / "dark" as picked in the admin; "" follows the system
     created_at = DoublePrecision()
     updated_at = DoublePrecision()
 

@@ -1,8 +1,8 @@
-"""The owner's dashboard: read models over the domains (sessions, payments, reports) and its pages.
+"""The owner's dashboard: read models over the domains (sessions, payments, customers, vouchers,
+reports) and its pages, one module per page (`<name>_page.py`; hotspot.admin.routes lists them).
 
-Pages so far (hotspot.admin.routes): sign-in, the front page, one's own account (password, 2FA,
-API tokens), admins, the audit and security logs and settings; the setup wizard at /setup
-(hotspot.admin.wizard). `ReloadableApp` (hotspot.admin.reload) is what `hotspot serve` runs, so
-settings saved in the browser apply without a restart. Nothing is imported here: the read
-models are imported alone, by modules the pages themselves depend on.
+Shared by every page: hotspot.admin.web (the shell, navigation, forms), notices (toasts), pwa
+(the installable app). The setup wizard is hotspot.admin.wizard at /setup; `ReloadableApp`
+(hotspot.admin.reload) is what `hotspot serve` runs, so settings saved in the browser apply
+without a restart (hotspot.admin.changes saves and applies them). Nothing is imported here.
 """

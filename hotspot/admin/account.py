@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 from litestar.response import Redirect, Template
@@ -256,8 +256,22 @@ async def logout_everywhere(
     return redirect("/admin/account#sessions")
 
 
+@post("/admin/account/theme", include_in_schema=False, guards=[requires("account.manage")], status_code=200)
+async def save_theme(
+    request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], principal: NamedDependency[Principal]
+) -> Response[Any]:
+    """The light/dark toggle (web/static/js/admin.js) remembers the choice for this admin, not
+    only this browser, so the owner's phone and laptop open in the same mode."""
+    try:
+        await hotspot.accounts.set_theme(principal, text(await form_data(request), "theme"))
+    except AccountError as exc:
+        return Response({"detail": exc.message, "field": exc.field}, status_code=400)
+    return Response(b"", status_code=204, headers={"Cache-Control": "no-store"})
+
+
 ACCOUNT_HANDLERS = [
     account_page,
+    save_theme,
     change_password,
     enrol,
     confirm,

@@ -5,10 +5,14 @@ plugin, each in a plugin manager of its own (the registry only holds enabled one
 `form` is a pydantic model whose fields are keys of the plugin's YAML block; the wizard draws
 it from the model (title, description, first example as placeholder; Literal fields as choices,
 labelled by json_schema_extra "labels"; "show_when": "field=value" to show a field only then;
-SecretStr fields as password inputs that keep the saved value when left empty). `validate`
+SecretStr fields as password inputs that keep the saved value when left empty; lists as one item
+a line). `validate`
 connects before anything is saved (HA's config flow), and the answers are saved as the plugin's
 block, enabled, with secrets sealed (hotspot.config._stored). The step's `template` is not used.
 The core never imports a plugin by name.
+
+`config_step` makes the same kind of form from a plugin's whole settings model (the admin's
+plugins page), for plugins with or without a setup step of their own.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, create_model
 
 from hotspot.config import PluginSettings, Settings
 from hotspot.contracts import PluginInfo, SetupStep
@@ -30,13 +34,15 @@ __all__ = [
     "FormField",
     "PluginStep",
     "answers",
+    "config_step",
     "form_fields",
     "parse_step_form",
     "plugin_steps",
     "step_block",
 ]
 
-FieldKind = Literal["text", "secret", "choice", "number", "switch"]
+FieldKind = Literal["text", "secret", "choice", "number", "switch", "lines"]
+_SCALARS = (str, int, float, bool, SecretStr)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class FormField:
     saved: bool = False  # a secret is saved already (the input stays empty)
     placeholder: str = ""
     show_when: str = ""  # "field=value": shown only then (json_schema_extra "show_when")
+    secret: bool = False  # "lines" of secrets: never shown, kept when left empty
 
 
 def _current_block(settings: Settings, plugin: InstalledPlugin) -> PluginSettings:
@@ -112,6 +119,19 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _bare(annotation: Any) -> Any:
+    """The type inside Annotated[...] (validators and constraints aside)."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+
+
+def _list_item(annotation: Any) -> tuple[bool, bool]:
+    """(a list of plain values the form can edit one a line, whether its items are secrets)."""
+    if typing.get_origin(annotation) is not list or not typing.get_args(annotation):
+        return False, False
+    item = _bare(typing.get_args(annotation)[0])
+    return item in (str, SecretStr), item is SecretStr
+
+
 def form_fields(
     step: PluginStep, current: PluginSettings | None, posted: Mapping[str, str] | None = None
 ) -> list[FormField]:
@@ -119,9 +139,14 @@ def form_fields(
     out: list[FormField] = []
     for name, field in step.step.form.model_fields.items():
         inner, optional = _unwrap(field.annotation)
+        inner = _bare(inner)
+        is_list, secret_items = _list_item(inner)
         saved_value = getattr(current, name, None) if current is not None else None
-        if inner is SecretStr:
-            kind: FieldKind = "secret"
+        if is_list:
+            kind: FieldKind = "lines"
+            value = "" if secret_items else "\n".join(str(v) for v in saved_value or [])
+        elif inner is SecretStr:
+            kind = "secret"
             value = ""
         elif typing.get_origin(inner) is Literal:
             kind = "choice"
@@ -135,7 +160,7 @@ def form_fields(
         else:
             kind = "text"
             value = "" if saved_value is None else str(saved_value)
-        if posted is not None and kind != "secret":
+        if posted is not None and kind != "secret" and not secret_items:
             value = str(posted.get(name, ""))
         if not value and kind in ("choice", "text", "number") and field.default not in (None, ...):
             value = str(field.default) if not field.is_required() else value
@@ -154,9 +179,10 @@ def form_fields(
                 required=(field.is_required() and not optional) or kind in ("choice", "switch"),
                 choices=choices if kind == "choice" else (),
                 value=value,
-                saved=kind == "secret" and saved_value is not None,
+                saved=(kind == "secret" and saved_value is not None) or (secret_items and bool(saved_value)),
                 placeholder=str(examples[0]) if examples else "",
                 show_when=str(extra.get("show_when") or ""),
+                secret=secret_items,
             )
         )
     return out
@@ -171,8 +197,19 @@ def parse_step_form(
     data: dict[str, Any] = {}
     for name, field in step.step.form.model_fields.items():
         inner, _ = _unwrap(field.annotation)
+        inner = _bare(inner)
         raw = str(posted.get(name, "")).strip() if inner is not SecretStr else str(posted.get(name, ""))
-        if inner is bool:
+        is_list, secret_items = _list_item(inner)
+        if is_list:
+            items = [line.strip() for line in raw.splitlines() if line.strip()]
+            saved_items = getattr(current, name, None) if current is not None else None
+            if items:
+                data[name] = items
+            elif secret_items and saved_items:
+                data[name] = saved_items
+            elif field.is_required():
+                data[name] = []
+        elif inner is bool:
             data[name] = raw in ("1", "on", "true", "yes")
         elif raw == "":
             saved = getattr(current, name, None) if current is not None else None
@@ -220,6 +257,43 @@ def answers(form: BaseModel) -> dict[str, Any]:
     """The step's answers as plain values for the settings table (secrets revealed, to be sealed)."""
     out: dict[str, Any] = {}
     for key in type(form).model_fields:
-        value = getattr(form, key)
-        out[key] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        out[key] = _reveal(getattr(form, key))
     return out
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _editable(annotation: Any) -> bool:
+    inner, _ = _unwrap(annotation)
+    inner = _bare(inner)
+    return inner in _SCALARS or typing.get_origin(inner) is Literal or _list_item(inner)[0]
+
+
+async def _no_test(form: BaseModel) -> dict[str, str]:
+    return {}
+
+
+def config_step(plugin: InstalledPlugin) -> tuple[PluginStep, list[str]]:
+    """A form for the plugin's whole settings model (all but `enabled`), and the names of the
+    fields it cannot show (nested settings: those stay in the config file)."""
+    model = plugin.config_model
+    fields: dict[str, Any] = {}
+    skipped: list[str] = []
+    for name, field in model.model_fields.items():
+        if name == "enabled":
+            continue
+        if _editable(field.annotation):
+            fields[name] = (field.annotation, field)
+        else:
+            skipped.append(name)
+    form = create_model(f"{model.__name__}Form", __config__=ConfigDict(hide_input_in_errors=True), **fields)
+    info = plugin.info
+    assert info is not None
+    step = SetupStep(id=plugin.name, title=plugin.name, template="", form=form, validate=_no_test)
+    return PluginStep(plugin.name, info, model, step), skipped

@@ -36,6 +36,7 @@ from hotspot.analytics.reports import (
     to_csv,
 )
 from hotspot.billing.currencies import exponent, format_money
+from hotspot.config import FIRST_DAY, LAST_DAY
 from hotspot.contracts import Money
 from hotspot.portal.format import format_bytes, format_duration
 from hotspot.runtime import Hotspot
@@ -75,9 +76,12 @@ def _date(raw: str | None, field: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw.strip()[:10])
+        day = date.fromisoformat(raw.strip()[:10])
     except ValueError:
         raise ReportError("write the date as YYYY-MM-DD", field) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # 9999-12-31 has no next midnight: the buckets overflow
+        raise ReportError(f"pick a day from {FIRST_DAY.year} to {LAST_DAY.year}", field)
+    return day
 
 
 def parse_query(params: Any, today: date) -> ReportQuery:

@@ -8,6 +8,7 @@ GrantService, so the router hears of it the same way a purchase does, and is aud
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -54,7 +55,7 @@ class FormErrors(ValueError):
 def _count(raw: str, field: str, errors: dict[str, str]) -> int:
     if not raw:
         return 0
-    if not raw.isdigit() or len(raw) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", raw):  # not isdigit(): "²" is a digit to it, not to int()
         errors[field] = "Enter a whole number, 0 or more."
         return 0
     return int(raw)

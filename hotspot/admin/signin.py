@@ -18,7 +18,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from hotspot.accounts.errors import AccountError
-from hotspot.accounts.guards import authenticate, requires
+from hotspot.accounts.guards import PUBLIC, authenticate, requires
 from hotspot.accounts.principal import Principal
 from hotspot.accounts.service import LoginResult
 from hotspot.accounts.sessions import end_admin_session, start_admin_session
@@ -91,7 +91,7 @@ def _signed_in(request: Request[Any, Any, Any], result: LoginResult, next_url: s
     return redirect(next_url)
 
 
-@get("/admin/login", include_in_schema=False, cache=False)
+@get("/admin/login", include_in_schema=False, cache=False, opt={PUBLIC: True})
 async def login_form(
     request: Request[Any, Any, Any],
     hotspot: NamedDependency[Hotspot],
@@ -107,7 +107,7 @@ async def login_form(
     return _login_page(request, next_url=next_url, notice="You have signed out." if signed_out else None)
 
 
-@post("/admin/login", include_in_schema=False, status_code=200)
+@post("/admin/login", include_in_schema=False, status_code=200, opt={PUBLIC: True})
 async def login(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]) -> Template | Redirect:
     data = await form_data(request)
     username = text(data, "username")[:64]
@@ -140,7 +140,7 @@ async def login(request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspo
     return _signed_in(request, result, next_url)
 
 
-@post("/admin/login/code", include_in_schema=False, status_code=200)
+@post("/admin/login/code", include_in_schema=False, status_code=200, opt={PUBLIC: True})
 async def login_code(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]
 ) -> Template | Redirect:

@@ -2,8 +2,7 @@
 safe `next` links, form reading and the sign-in redirect.
 
 The navigation is one table (`NAV`): an entry shows only when the signed-in role holds its
-permission, and only once its page exists (`href`); the dashboard's pages (sessions, payments,
-vouchers, packages, routers, reports) come with the live dashboard and are not linked before.
+permission.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from hotspot.accounts.guards import resolved_principal
 from hotspot.accounts.principal import Principal
+from hotspot.config import FIRST_DAY, LAST_DAY
 from hotspot.http.errors import exception_handlers as http_exception_handlers
 from hotspot.http.errors import wants_html
 from hotspot.runtime import Hotspot
@@ -55,27 +55,30 @@ class NavEntry:
     label: str
     icon: str  # bootstrap-icons name
     permission: str
-    href: str | None  # None: the page comes with the live dashboard (issue 7); not linked yet
+    href: str
 
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("overview", "Overview", "bi-grid-1x2", "account.read", "/admin"),
     NavEntry("sessions", "Sessions", "bi-broadcast", "sessions.read", "/admin/sessions"),
     NavEntry("payments", "Payments", "bi-cash-coin", "payments.read", "/admin/payments"),
-    NavEntry("vouchers", "Vouchers", "bi-ticket-perforated", "vouchers.read", None),
-    NavEntry("packages", "Packages", "bi-box-seam", "packages.read", None),
-    NavEntry("routers", "Routers", "bi-router", "routers.read", None),
+    NavEntry("customers", "Customers", "bi-person-lines-fill", "customers.read", "/admin/customers"),
+    NavEntry("vouchers", "Vouchers", "bi-ticket-perforated", "vouchers.read", "/admin/vouchers"),
+    NavEntry("packages", "Packages", "bi-box-seam", "packages.read", "/admin/packages"),
+    NavEntry("promos", "Promos & discounts", "bi-percent", "packages.read", "/admin/promos"),
+    NavEntry("routers", "Routers", "bi-router", "routers.read", "/admin/routers"),
     NavEntry("reports", "Reports", "bi-graph-up-arrow", "reports.read", "/admin/reports"),
     NavEntry("admins", "Admins", "bi-people", "admins.read", "/admin/admins"),
     NavEntry("audit", "Audit log", "bi-journal-text", "audit.read", "/admin/audit"),
     NavEntry("security", "Security log", "bi-shield-exclamation", "audit.read", "/admin/security"),
+    NavEntry("plugins", "Plugins", "bi-plug", "plugins.read", "/admin/plugins"),
     NavEntry("settings", "Settings", "bi-sliders", "settings.read", "/admin/settings"),
 )
 
 
 def visible_nav(principal: Principal) -> list[NavEntry]:
-    """The entries this admin may open (by permission) that have a page already."""
-    return [e for e in NAV if e.href is not None and principal.can(e.permission)]
+    """The entries this admin may open (by permission)."""
+    return [e for e in NAV if principal.can(e.permission)]
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -180,6 +183,7 @@ def page(
             "request_id": request_id(request),
             "business": hotspot.settings.business,
             "tz": hotspot.settings.business.timezone,
+            "user_theme": principal.theme if principal else "",
             **context,
         },
         status_code=status_code,
@@ -264,6 +268,8 @@ def utc_day_start(day: str, tz: str) -> float | None:
     try:
         parsed = datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
+        return None
+    if not FIRST_DAY <= parsed.date() <= LAST_DAY:  # year 1 or 9999: no Unix time in every zone
         return None
     return parsed.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).timestamp()
 

@@ -18,11 +18,9 @@ the admin's settings page; every change is in the audit log.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, Router, get, post
@@ -33,9 +31,13 @@ from litestar.response import Redirect, Template
 from pydantic import SecretStr, ValidationError
 
 from hotspot.accounts.errors import AccountError
-from hotspot.accounts.guards import authenticate, requires
+from hotspot.accounts.guards import PUBLIC, authenticate, requires
 from hotspot.accounts.principal import Principal
 from hotspot.accounts.sessions import start_admin_session
+from hotspot.admin.changes import NotApplied
+from hotspot.admin.changes import apply_saved as _apply
+from hotspot.admin.changes import not_applied as _not_applied
+from hotspot.admin.changes import save_settings as _save_settings
 from hotspot.admin.places import COUNTRIES, country, currencies, timezones
 from hotspot.admin.plugin_setup import (
     PluginStep,
@@ -45,7 +47,11 @@ from hotspot.admin.plugin_setup import (
     plugin_steps,
     step_block,
 )
-from hotspot.admin.reload import reload_app
+from hotspot.admin.router_form import ROUTER_TEST_SECONDS, router_problem
+from hotspot.admin.router_form import check_router as _test_router
+from hotspot.admin.router_form import parse_router_form as _router_form
+from hotspot.admin.router_form import router_result as _result
+from hotspot.admin.router_form import router_settings as _router_settings
 from hotspot.admin.web import (
     flash,
     form_data,
@@ -57,28 +63,25 @@ from hotspot.admin.web import (
     text,
 )
 from hotspot.billing.currencies import is_currency, to_decimal
+from hotspot.billing.forms import FormErrors, PackageForm, parse_package
 from hotspot.config import (
     BusinessSettings,
     PackageSettings,
     PluginSettings,
-    RouterSettings,
     seal_secrets,
     secret_key,
     settings_box,
 )
-from hotspot.contracts import Health, RouterDriver
 from hotspot.errors import HotspotError
 from hotspot.http.client import client_ip
-from hotspot.plugins import fan_out, load_plugins
 from hotspot.routers.setup_script import RouterScript, SetupScriptError, setup_script
 from hotspot.runtime import Hotspot
 
-__all__ = ["DONE_KEY", "STEPS", "WIZARD", "router_problem", "steps_done"]
+__all__ = ["DONE_KEY", "ROUTER_TEST_SECONDS", "STEPS", "WIZARD", "router_problem", "steps_done"]
 
 log = logging.getLogger("hotspot.admin")
 
 DONE_KEY = "setup.done"  # the steps finished, in the settings table (not merged into Settings)
-ROUTER_TEST_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -164,50 +167,10 @@ def _next_after(step: str) -> str:
     return "/setup/done"
 
 
-async def _save_settings(
-    hotspot: Hotspot,
-    principal: Principal,
-    values: Mapping[str, Any],
-    *,
-    action: str,
-    target: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    ip: str | None,
-) -> None:
-    """Store settings and their audit entry in one transaction."""
-    async with hotspot.db.transaction():
-        for key, value in values.items():
-            await hotspot.settings_store.set(key, value, by=principal.username)
-        await hotspot.accounts.audit.record(principal.actor, action, ("setting", target), before, after, ip)
-
-
-class NotApplied(HotspotError):
-    """Saved, but the app could not be rebuilt with it (the old one keeps running)."""
-
-
-async def _apply(request: Request[Any, Any, Any]) -> Hotspot | None:
-    """Rebuild the app with what was saved; the new app's runtime, or None when not reloadable."""
-    try:
-        new = await reload_app(request.app)
-    except Exception as exc:
-        log.exception("could not rebuild the app with the settings just saved")
-        raise NotApplied(f"Saved, but the box could not start using it: {exc}") from exc
-    if new is None:
-        return None
-    hotspot: Hotspot = new.state.hotspot
-    return hotspot
-
-
-def _not_applied(request: Request[Any, Any, Any], exc: NotApplied) -> Response[Any]:
-    flash(request, str(exc), "danger")
-    return redirect(request.url.path)
-
-
 # --- 1. the owner ----------------------------------------------------------------------------------
 
 
-@get("/setup", include_in_schema=False, cache=False)
+@get("/setup", include_in_schema=False, cache=False, opt={PUBLIC: True})
 async def setup_start(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]
 ) -> Template | Redirect:
@@ -222,7 +185,7 @@ async def setup_start(
     return redirect(_next_step(await steps_done(hotspot)))
 
 
-@post("/setup/owner", include_in_schema=False, status_code=200)
+@post("/setup/owner", include_in_schema=False, status_code=200, opt={PUBLIC: True})
 async def create_owner(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot]
 ) -> Template | Redirect:
@@ -385,118 +348,8 @@ async def save_business(
 ROUTER_DEFAULTS = {"name": "main", "host": "", "port": "8728", "username": "hotspot", "tls": ""}
 
 
-def router_problem(health: Health, host: str, port: int) -> str:
-    """What went wrong connecting to a router, in words an owner can act on."""
-    detail = health.detail
-    low = detail.lower()
-    if "login refused" in low or "invalid user" in low or "cannot log in" in low or "password" in low:
-        return (
-            "The router refused this username or password. Check the API user on the router "
-            "(System → Users) and type the password again."
-        )
-    if "refused" in low or "errno 111" in low or "connect call failed" in low:
-        return (
-            f"The router at {host} answered, but its API service is off or on another port than {port}. "
-            "Turn it on under IP → Services (api, 8728), or paste the setup script below."
-        )
-    unreachable = ("no answer", "timed out", "timeout", "unreachable", "no route", "not known", "errno 113")
-    if any(w in low for w in unreachable):
-        return (
-            f"No answer from {host}:{port}. Check the address, that this box and the router are on the "
-            "same network, and that no firewall blocks the port."
-        )
-    return f"The router could not be used: {detail}"
-
-
 def _box_url(request: Request[Any, Any, Any]) -> str:
     return str(request.base_url).rstrip("/")
-
-
-def _router_form(data: Mapping[str, Any]) -> dict[str, str]:
-    form = {k: text(data, k) for k in ("name", "host", "port", "username", "tls", "box_url")}
-    form["tls"] = "1" if form["tls"] in ("1", "on", "true") else ""
-    return form
-
-
-def _router_settings(form: Mapping[str, str], password: str) -> tuple[RouterSettings | None, dict[str, str]]:
-    errors: dict[str, str] = {}
-    if not form["host"]:
-        errors["host"] = "Enter the router's address, e.g. 192.168.88.1."
-    if not password:
-        errors["password"] = "Enter the API user's password."  # noqa: S105 (a message)
-    try:
-        port = int(form["port"] or ("8729" if form["tls"] else "8728"))
-    except ValueError:
-        errors["port"] = "The port is a number: 8728 for the API, 8729 for API-SSL."
-        port = 0
-    if errors:
-        return None, errors
-    try:
-        router = RouterSettings(
-            name=form["name"] or "main",
-            host=form["host"],
-            port=port,
-            username=form["username"] or "hotspot",
-            password=SecretStr(password),
-            tls=bool(form["tls"]),
-        )
-    except ValidationError as exc:
-        for err in exc.errors():
-            key = str(err["loc"][0])
-            message = str(err["msg"]).removeprefix("Value error, ")
-            if key == "name":
-                message = "Use letters, digits, dot, dash or underscore (no spaces), e.g. main."
-            errors.setdefault(key, message[:1].upper() + message[1:])
-        return None, errors
-    return router, {}
-
-
-async def _driver_for(hotspot: Hotspot, kind: str) -> tuple[RouterDriver | None, str | None, Any]:
-    """(driver, plugin to enable for it or None when already on, the probe registry to close)."""
-    live = hotspot.registry.router_drivers.get(kind)
-    if live is not None:
-        return live, None, None
-    for name, plugin in hotspot.installed.items():
-        if plugin.module is None or plugin.info is None or plugin.info.kind != "router_driver":
-            continue
-        if hotspot.settings.is_pinned(f"plugins.{name}.enabled"):
-            continue  # the config file switched it off: respect that
-        try:
-            block = plugin.config_model.model_validate({"enabled": True})
-            probe = load_plugins(
-                hotspot.settings.model_copy(update={"plugins": {name: block}}), {name: plugin}
-            )
-        except (HotspotError, ValidationError) as exc:
-            log.warning("plugin %s cannot provide a router driver: %s", name, exc)
-            continue
-        driver = probe.router_drivers.get(kind)
-        if driver is not None:
-            return driver, name, probe
-    return None, None, None
-
-
-async def _close_probe(probe: Any) -> None:
-    """Let a probe's plugin close its connections through its own shutdown hook."""
-    if probe is None:
-        return
-    await fan_out(probe.hook.shutdown, hotspot=SimpleNamespace(registry=probe))
-
-
-async def _test_router(hotspot: Hotspot, router: RouterSettings) -> tuple[Health, str | None]:
-    """Connect and ask the router about itself; (health, plugin that must be switched on)."""
-    driver, plugin, probe = await _driver_for(hotspot, router.driver)
-    if driver is None:
-        return Health("down", "no installed plugin can talk to this kind of router"), None
-    try:
-        async with asyncio.timeout(ROUTER_TEST_SECONDS):
-            health = await driver.health(router.target())
-    except TimeoutError:
-        health = Health("down", f"no answer within {ROUTER_TEST_SECONDS:g} s")
-    except Exception as exc:  # a driver reports failures as exceptions (RouterUnreachable...)
-        health = Health("down", str(exc) or type(exc).__name__)
-    finally:
-        await _close_probe(probe)
-    return health, plugin
 
 
 async def _router_page(
@@ -532,19 +385,6 @@ async def router_form(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], principal: NamedDependency[Principal]
 ) -> Template:
     return await _router_page(request, hotspot, principal)
-
-
-def _result(health: Health, router: RouterSettings) -> dict[str, str]:
-    if health.status == "ok":
-        return {"level": "success", "title": "Connected", "message": health.detail}
-    if health.status == "degraded":
-        return {"level": "warning", "title": "Connected, with a warning", "message": health.detail}
-    return {
-        "level": "danger",
-        "title": "Could not connect",
-        "message": router_problem(health, router.host, router.port),
-        "detail": health.detail,
-    }
 
 
 @post("/setup/router/test", include_in_schema=False, guards=[requires("routers.write")], status_code=200)
@@ -946,38 +786,21 @@ async def save_packages(
     for i, row in enumerate(_package_rows(data, currency, False)):
         if not row["name"] and not row["price"]:
             continue
-        if not row["name"]:
-            errors[f"name_{i}"] = "Give it a name, e.g. 1 hour."
-            continue
-        if not row["price"]:
-            errors[f"price_{i}"] = f"Enter the price in {currency}."
-            continue
-        raw: dict[str, Any] = {
-            "name": row["name"],
-            "price": f"{row['price'].replace(',', '')} {currency}",
-            "duration": row["duration"] or "1h",
-            "devices": row["devices"] or "1",
-            "sort_order": i + 1,
-        }
-        if row["data"]:
-            raw["data"] = row["data"]
-        if row["down"]:
-            raw["down"] = row["down"]
+        typed = PackageForm(
+            name=row["name"],
+            prices={currency: row["price"]},
+            duration=row["duration"] or "1h",
+            data=row["data"],
+            down=row["down"],
+            devices=row["devices"] or "1",
+            sort_order=str(i + 1),
+        )
         try:
-            specs.append(PackageSettings.model_validate(raw))
-        except ValidationError as exc:
-            for err in exc.errors():
-                key = {
-                    "price": "price",
-                    "duration": "duration",
-                    "data": "data",
-                    "down": "down",
-                    "devices": "devices",
-                }.get(str(err["loc"][0]), "name")
-                message = str(err["msg"]).removeprefix("Value error, ")
-                errors.setdefault(f"{key}_{i}", message[:1].upper() + message[1:])
-        except ValueError as exc:  # a unit the parsers refuse (e.g. "5 fast")
-            errors.setdefault(f"price_{i}", str(exc))
+            specs.append(parse_package(typed, require=currency))
+        except FormErrors as exc:  # the same checks and words as the admin's package form
+            for key, message in exc.errors.items():
+                field = "price" if key.startswith("price") else key
+                errors.setdefault(f"{field if field in row else 'name'}_{i}", message)
     if not errors and not specs and not await hotspot.catalog.all():
         errors["form"] = "Add at least one package: it is what customers buy."
     if errors:

@@ -19,12 +19,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotspot.accounts.guards import PUBLIC
 from hotspot.billing.currencies import exponent, format_money
 from hotspot.billing.pricing import Quote
 from hotspot.contracts import Money
+from hotspot.errors import Refused
 from hotspot.http.client import client_ip
-from hotspot.payments.checkout import CheckoutError
-from hotspot.portal.api import ErrorOut, checkout_error_response
+from hotspot.http.errors import refused_response
+from hotspot.portal.api import ErrorOut
 from hotspot.runtime import Hotspot
 
 __all__ = ["BillingApi", "CurrencyList", "QuoteIn", "QuoteOut"]
@@ -125,8 +127,9 @@ class BillingApi(Controller):
     """Prices for the portal: which currencies, and what a package will cost this customer."""
 
     path = "/api/v1/portal"
+    opt = {PUBLIC: True}  # customers have no account (the portal's own limits apply)
     tags = ["portal"]
-    exception_handlers = {CheckoutError: checkout_error_response}
+    exception_handlers = {Refused: refused_response}
 
     @get("/currencies", summary="Currencies on offer", cache=False)
     async def currencies(self, hotspot: NamedDependency[Hotspot]) -> CurrencyList:

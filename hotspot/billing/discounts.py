@@ -1,4 +1,5 @@
-"""Automatic discounts: rules the owner writes under `discounts:` in the YAML, applied without a code.
+"""Automatic discounts: rules the owner writes in the admin (Promos & discounts, saved as the stored
+setting ``discounts``) or under `discounts:` in the YAML, which then wins; applied without a code.
 
 Two kinds (config.example.yaml shows both):
 
@@ -23,6 +24,7 @@ order records every rule that applied (Order.discount_detail).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -38,13 +40,19 @@ from hotspot.contracts import Money
 
 __all__ = ["AppliedDiscount", "DiscountRule", "Discounts", "PaidPurchases", "day_bounds"]
 
+log = logging.getLogger("hotspot.billing")
+
 PaidPurchases = Callable[[str, float], Awaitable[int]]  # (phone, since) -> orders paid since then
 
 
 def day_bounds(first: date | None, last: date | None, tz: ZoneInfo) -> tuple[float | None, float | None]:
-    """[start of `first`, end of `last`) in the business time zone, as Unix times."""
-    start = datetime.combine(first, time.min, tz).timestamp() if first else None
-    end = datetime.combine(last + timedelta(days=1), time.min, tz).timestamp() if last else None
+    """[start of `first`, end of `last`) in the business time zone, as Unix times; ValueError for a
+    day so far off that it has no Unix time (forms and settings keep days within config.LAST_DAY)."""
+    try:
+        start = datetime.combine(first, time.min, tz).timestamp() if first else None
+        end = datetime.combine(last + timedelta(days=1), time.min, tz).timestamp() if last else None
+    except (OverflowError, OSError):
+        raise ValueError(f"{last or first} is too far off to be a day a discount ends or starts") from None
     return start, end
 
 
@@ -180,7 +188,15 @@ class Discounts:
     def from_settings(
         cls, specs: Sequence[DiscountRuleSettings], currencies: Currencies, tz: ZoneInfo
     ) -> Discounts:
-        return cls([DiscountRule.from_settings(spec, tz) for spec in specs], currencies)
+        """The rules that can be read; one that cannot is logged and left out, so a bad rule
+        saved in the admin never stops the box from starting (it prices nothing until fixed)."""
+        rules: list[DiscountRule] = []
+        for spec in specs:
+            try:
+                rules.append(DiscountRule.from_settings(spec, tz))
+            except (ValueError, OverflowError) as exc:
+                log.error("discount %r is left out: %s (edit it under Promos & discounts)", spec.id, exc)
+        return cls(rules, currencies)
 
     async def applicable(
         self,

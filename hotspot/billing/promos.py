@@ -36,7 +36,7 @@ from hotspot.billing.percent import describe_percent
 from hotspot.billing.tables import Promo, PromoUse, PromoUseState
 from hotspot.contracts import Money
 from hotspot.db import Database
-from hotspot.errors import HotspotError
+from hotspot.errors import HotspotError, Refused
 
 __all__ = [
     "REASONS",
@@ -88,14 +88,13 @@ class PromoError(HotspotError):
     """A promo cannot be created or changed as asked (the owner's mistake, not the customer's)."""
 
 
-class PromoRefused(HotspotError):
+class PromoRefused(Refused):
     """The customer's code does not apply; `reason` is one of REASONS, `message` is for them."""
 
+    reason: Reason
+
     def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.status_code = 429 if reason == "rate_limited" else 400
+        super().__init__(message, reason=reason, status_code=429 if reason == "rate_limited" else 400)
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,9 @@ class Promos:
 
     # --- the owner's side ------------------------------------------------------------------
 
-    async def create(self, spec: PromoSpec) -> PromoView:
+    @staticmethod
+    def _checked(spec: PromoSpec) -> str:
+        """The spec's normalised code, after refusing terms that make no sense (PromoError)."""
         code = normalize_code(spec.code)
         if not _CODE.fullmatch(code):
             raise PromoError(f"a promo code is 3 to 32 letters and digits, not {spec.code!r}")
@@ -224,6 +225,10 @@ class Promos:
             and spec.valid_until <= spec.valid_from
         ):
             raise PromoError("the promo must end after it starts")
+        return code
+
+    async def create(self, spec: PromoSpec) -> PromoView:
+        code = self._checked(spec)
         now = self.clock()
         async with self.db.write_lock():
             if await Promo.exists().where(Promo.code == code).run():
@@ -254,6 +259,45 @@ class Promos:
         assert found is not None
         return found
 
+    async def update(self, promo_id: int, spec: PromoSpec) -> PromoView:
+        """Change a promo's terms; its code stays (uses and orders are recorded under it), and so
+        does its use count. A limit below the uses made so far is refused: deactivate it instead."""
+        self._checked(spec)
+        async with self.db.write_lock():
+            current = await self.get(promo_id)
+            if current is None:
+                raise PromoError(f"no promo #{promo_id}")
+            if normalize_code(spec.code) != current.code:
+                raise PromoError("a promo code cannot be renamed: create a new one")
+            if spec.max_uses is not None and spec.max_uses < current.used:
+                raise PromoError(
+                    f"it has been used {current.used} times already: "
+                    "allow at least that many, or deactivate it"
+                )
+            await (
+                Promo.update(
+                    {
+                        Promo.description: spec.description,
+                        Promo.percent_bp: spec.percent_bp,
+                        Promo.amounts: json.dumps({c: m.amount for c, m in (spec.amounts or {}).items()}),
+                        Promo.package_ids: json.dumps(sorted(set(spec.package_ids))),
+                        Promo.min_prices: json.dumps(
+                            {c: m.amount for c, m in (spec.min_prices or {}).items()}
+                        ),
+                        Promo.valid_from: spec.valid_from,
+                        Promo.valid_until: spec.valid_until,
+                        Promo.max_uses: spec.max_uses,
+                        Promo.per_phone: spec.per_phone,
+                        Promo.updated_at: self.clock(),
+                    }
+                )
+                .where(Promo.id == promo_id)
+                .run()
+            )
+        found = await self.get(promo_id)
+        assert found is not None
+        return found
+
     async def set_active(self, code: str, active: bool) -> bool:
         async with self.db.write_lock():
             changed = await Promo.raw(
@@ -275,15 +319,19 @@ class Promos:
     async def all(self) -> list[PromoView]:
         return [PromoView.from_row(r) for r in await Promo.select().order_by(Promo.id).run()]
 
-    async def uses(self, code: str) -> list[dict[str, Any]]:
-        """Every use of a code, newest first: order, phone, discount, state."""
-        rows = await (
-            PromoUse.select()
-            .where(PromoUse.code == normalize_code(code))
-            .order_by(PromoUse.id, ascending=False)
-            .run()
-        )
-        return [dict(r) for r in rows]
+    async def uses(
+        self, code: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Uses of a code, newest first: order, phone, discount, state. A page reads at most
+        `limit` of them, those with an id below `before` (the last id of the page before), so a
+        code used a hundred thousand times still shows its first page at once."""
+        query = PromoUse.select().where(PromoUse.code == normalize_code(code))
+        if before is not None:
+            query = query.where(PromoUse.id < before)
+        query = query.order_by(PromoUse.id, ascending=False)
+        if limit is not None:
+            query = query.limit(limit)
+        return [dict(r) for r in await query.run()]
 
     # --- the customer's side -----------------------------------------------------------------
 

@@ -30,11 +30,21 @@ from hotspot.config._settings import (
     Settings,
 )
 from hotspot.config._stored import STORED_PREFIXES, read_stored_settings, seal_secrets, settings_box
-from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
+from hotspot.config._units import (
+    FIRST_DAY,
+    LAST_DAY,
+    check_day,
+    parse_duration,
+    parse_money,
+    parse_rate,
+    parse_size,
+)
 
 __all__ = [
     "CONFIG_ENV",
     "DATA_DIR_ENV",
+    "FIRST_DAY",
+    "LAST_DAY",
     "STORED_PREFIXES",
     "BusinessSettings",
     "CurrencySettings",
@@ -55,6 +65,7 @@ __all__ = [
     "SecuritySettings",
     "ServerSettings",
     "Settings",
+    "check_day",
     "find_config_file",
     "load_settings",
     "parse_duration",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,8 @@ CONFIG_ENV = "HOTSPOT_CONFIG"
 DATA_DIR_ENV = "HOTSPOT_DATA_DIR"
 _SENSITIVE = ("key", "secret", "password", "token", "url", "passkey", "pin")
 log = logging.getLogger("hotspot.config")
+STORED_SOURCE = "settings saved in the admin"  # where a problem with a stored setting is said to be
+DISCOUNTS = "discounts"  # the stored list of automatic discount rules (hotspot.admin.promos_page)
 
 Lines = dict[tuple[str | int, ...], int]
 
@@ -87,7 +90,38 @@ def load_settings(
             log.warning(
                 "the saved setting %s cannot be decrypted (the secret key changed); enter it again", key
             )
-    return _load_layers(path, plugins, env, overrides, readable)
+    try:
+        return _load_layers(path, plugins, env, overrides, readable)
+    except ConfigError as exc:
+        kept = _without_bad_rules(exc, readable)
+        if kept is None:
+            raise
+        return _load_layers(path, plugins, env, overrides, kept)
+
+
+def _without_bad_rules(exc: ConfigError, stored: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored settings without the discount rules `exc` refuses, when those are all it
+    refuses (logged, naming each key); else None. A rule saved in the admin by an older version
+    (a day in year 9999, say) must not keep the box from starting: it prices nothing until the
+    owner fixes it, while a mistake in the YAML still stops the box."""
+    rules = stored.get(DISCOUNTS)
+    bad: set[int] = set()
+    for problem in exc.problems:
+        if problem.source != STORED_SOURCE or not problem.path.startswith(f"{DISCOUNTS}["):
+            return None
+        index = problem.path.removeprefix(f"{DISCOUNTS}[").split("]", 1)[0]
+        if not re.fullmatch(r"[0-9]{1,6}", index):
+            return None
+        bad.add(int(index))
+    if not bad or not isinstance(rules, list):
+        return None
+    for problem in exc.problems:
+        log.error(
+            "the saved discount %s is left out: %s (edit it under Promos & discounts)",
+            problem.path,
+            problem.message,
+        )
+    return {**stored, DISCOUNTS: [r for i, r in enumerate(rules) if i not in bad]}
 
 
 def _load_layers(
@@ -111,8 +145,9 @@ def _load_layers(
 
     def problem(loc: tuple[str | int, ...], message: str) -> None:
         dotted = _dotted(loc)
-        if loc not in lines and any(dotted == k or dotted.startswith(k + ".") for k in stored_keys):
-            problems.append(ConfigProblem(dotted, message, "settings saved in the admin"))
+        stored_here = any(dotted == k or dotted.startswith((k + ".", k + "[")) for k in stored_keys)
+        if loc not in lines and stored_here:
+            problems.append(ConfigProblem(dotted, message, STORED_SOURCE))
             return
         problems.append(ConfigProblem(dotted, message, source, _line_of(lines, loc)))
 

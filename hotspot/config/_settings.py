@@ -10,7 +10,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from hotspot.config._units import parse_duration, parse_money, parse_rate, parse_size
+from hotspot.config._units import check_day, parse_duration, parse_money, parse_rate, parse_size
 from hotspot.contracts import RouterTarget
 
 __all__ = [
@@ -403,6 +403,11 @@ class DiscountRuleSettings(_Section):
         if value is not None and parse_size(value) <= 0:
             raise ValueError("must be a positive data size, e.g. 5GB")
         return value
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _day(cls, value: date | None) -> date | None:
+        return None if value is None else check_day(value)
 
     @model_validator(mode="after")
     def _complete(self) -> DiscountRuleSettings:

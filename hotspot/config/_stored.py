@@ -3,7 +3,8 @@
 A wizard-made install has no hand-written YAML: the owner's answers live in the database
 (hotspot.settings_store, table ``hotspot_setting``) and `load_settings(..., stored=True)` lays
 them *under* the YAML, so a key the file sets still wins. Only keys under `STORED_PREFIXES` are
-merged (``business.*``, ``plugins.<name>``); other rows of the table belong to services that
+merged (``business.*``, ``plugins.<name>``, and ``discounts``: the whole list of automatic
+discount rules, edited on the admin's promos page); other rows of the table belong to services that
 read them themselves (``security.require_2fa`` must stay "unset" in Settings, see accounts).
 
 Secrets typed into the browser are stored sealed (``{"$sealed": token}``, hotspot.secrets_box
@@ -41,7 +42,7 @@ __all__ = [
     "unseal",
 ]
 
-STORED_PREFIXES = ("business.", "plugins.")
+STORED_PREFIXES = ("business.", "plugins.", "discounts")
 SEALED = "$sealed"
 TABLE = "hotspot_setting"
 _TIMEOUT = 10.0
@@ -53,11 +54,21 @@ def settings_box(secret_key: str) -> SecretBox:
 
 
 def _is_secret(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if annotation is SecretStr:
         return True
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         return any(_is_secret(arg) for arg in typing.get_args(annotation))
     return False
+
+
+def _is_secret_list(annotation: Any) -> bool:
+    """list[SecretStr] (a list of apprise URLs), also inside Optional[...]."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return any(_is_secret_list(arg) for arg in typing.get_args(annotation))
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is list and bool(args) and _is_secret(args[0])
 
 
 def seal_secrets(block: Mapping[str, Any], model: type[BaseModel], box: SecretBox) -> dict[str, Any]:
@@ -69,6 +80,11 @@ def seal_secrets(block: Mapping[str, Any], model: type[BaseModel], box: SecretBo
             value = value.get_secret_value()
         if field is not None and _is_secret(field.annotation) and isinstance(value, str):
             out[key] = {SEALED: box.seal(value)}
+        elif field is not None and isinstance(value, list) and _is_secret_list(field.annotation):
+            out[key] = [
+                {SEALED: box.seal(v.get_secret_value() if isinstance(v, SecretStr) else str(v))}
+                for v in value
+            ]
         else:
             out[key] = value
     return out

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from hotspot.contracts import Money
 
-__all__ = ["parse_duration", "parse_money", "parse_rate", "parse_size"]
+__all__ = ["FIRST_DAY", "LAST_DAY", "check_day", "parse_duration", "parse_money", "parse_rate", "parse_size"]
+
+# The days an owner may pick for anything dated (discounts, promos, voucher expiry, blocks): a
+# year like 9999 is a typo, and its midnight plus a day overflows datetime and Unix time.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:bps|b/s|bit/s)?\s*$", re.IGNORECASE)
 _DECIMAL_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+
+
+def check_day(day: date) -> date:
+    """`day` when it lies from FIRST_DAY to LAST_DAY; ValueError with the sentence to show."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"pick a day from {FIRST_DAY.year} to {LAST_DAY.year}, not {day.isoformat()}")
+    return day
 
 
 def parse_duration(value: int | str) -> int:

@@ -15,6 +15,9 @@ codes: nobody can flood a stranger's phone with SMS. Codes are stored as an HMAC
 box's secret key. A code worn out by wrong tries, and each first refusal of a rate limit, raise
 a security event.
 
+A blocked phone or device, or a device the phone is not bound to (hotspot.customers.blocks),
+gets no code and moves nothing: checked when the code is asked for and again when it is used.
+
 The code is sent while the customer waits (bounded), never queued as a job: a job's payload
 would keep the code in clear, and a code arriving after its five minutes is no use.
 """
@@ -37,10 +40,11 @@ from typing import Any, Literal
 from hotspot.access.grants import GrantNotFound, GrantService
 from hotspot.config._settings import CustomerSettings
 from hotspot.contracts import Notification, Notifier, SecurityEvent
+from hotspot.customers.blocks import Blocks
 from hotspot.customers.directory import Directory, LivePurchase
 from hotspot.customers.tables import CodeState, MoveCode
 from hotspot.db import Database
-from hotspot.errors import HotspotError
+from hotspot.errors import Refused
 from hotspot.locks import Locks
 from hotspot.payments.phone import InvalidPhone, mask_phone, normalize_phone
 from hotspot.payments.tables import Order
@@ -55,25 +59,9 @@ _DIGITS = re.compile(r"\D+")
 Severity = Literal["info", "warning", "critical"]
 
 
-class MoveError(HotspotError):
-    """A refusal the customer can act on: `field` names the input to blame, `retry_after` (s)
+class MoveError(Refused):
+    """A move the customer can act on: `field` names the input to blame, `retry_after` (s)
     comes with rate limits (HTTP 429)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        field: str | None = None,
-        status_code: int = 400,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-        self.field = field
-        self.status_code = status_code
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -123,6 +111,7 @@ class Customers:
         self.emit = emit
         self.clock = clock
         self.directory = Directory(clock=lambda: self.clock())
+        self.blocks = Blocks(db, grants, locks=locks, clock=lambda: self.clock())
         self._key = hashlib.sha256(f"hotspot:move-code:{secret}".encode()).digest()
 
     @property
@@ -142,6 +131,7 @@ class Customers:
             raise MoveError("Moving a package to another device is not available here.", reason="disabled")
         number = _phone(phone)
         mac, ip = _device(request)
+        await self._admit(number, mac)
         await self._check_rates(number, mac, ip, request.source_ip)
         live = await self.directory.live_purchase(number)
         refusal = None
@@ -380,7 +370,14 @@ class Customers:
         }.get(state, ("Ask for a new code.", "failed"))
         raise MoveError(message, reason=reason, field="code", status_code=409)
 
+    async def _admit(self, phone: str, mac: str) -> None:
+        """A blocked phone or device, or a device the phone is not bound to, moves nothing."""
+        refused = await self.blocks.refusal(phone, mac)
+        if refused is not None:
+            raise MoveError(refused.message, reason=refused.reason, field=refused.field, status_code=403)
+
     async def _move(self, row: dict[str, Any], request: MoveRequest, mac: str, ip: str) -> str:
+        await self._admit(row["phone"], mac)  # blocked or bound since the code was sent
         live = await self.directory.live_purchase(row["phone"])
         if live is None:
             raise MoveError(

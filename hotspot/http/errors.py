@@ -17,7 +17,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-__all__ = ["error_body", "exception_handlers", "wants_html"]
+from hotspot.errors import Refused
+
+__all__ = ["error_body", "exception_handlers", "refused_response", "wants_html"]
 
 log = logging.getLogger("hotspot.http")
 JSON_PREFIXES = ("/api/", "/hooks/", "/healthz")
@@ -54,6 +56,20 @@ def error_body(
     if fields:
         error["fields"] = fields
     return {"error": error}
+
+
+def refused_response(request: Request[Any, Any, Any], exc: Refused) -> Response[Any]:
+    """A refusal as JSON: `code` its reason, `fields` the input to blame, Retry-After with 429
+    (503 when nothing can take the payment now)."""
+    status = exc.status_code if 400 <= exc.status_code < 600 else 400
+    fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    request_id = str(request.scope.get("state", {}).get("request_id", "-"))
+    return Response(
+        error_body(status, exc.message, request_id, code=exc.reason, fields=fields),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=exc.headers(),
+    )
 
 
 def _respond(

@@ -70,6 +70,7 @@ class Jobs:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _running: set[asyncio.Task[None]] = field(default_factory=set)
+    _urgent: set[asyncio.Task[None]] = field(default_factory=set)  # started by enqueue(urgent=True)
 
     # --- registration -------------------------------------------------------------------
 
@@ -150,7 +151,7 @@ class Jobs:
                     now + self.lease_seconds,
                 ).run()
             if claimed:
-                self.db.after_commit(lambda: self._spawn(claimed[0]))
+                self.db.after_commit(lambda: self._spawn(claimed[0], urgent=True))
             return int(claimed[0]["id"]) if claimed else None
         async with self.db.write_lock():
             rows = await Job.raw(
@@ -316,16 +317,27 @@ class Jobs:
     def _has_slot(self) -> bool:
         return len(self._running) < self.concurrency
 
-    def _spawn(self, row: Mapping[str, Any]) -> None:
+    def _spawn(self, row: Mapping[str, Any], *, urgent: bool = False) -> None:
         if self._task is None:  # stopped meanwhile: the lease runs out and a worker retries it
             return
         task = asyncio.create_task(self._run_one(row), name=f"job-{row['kind']}-{row['id']}")
         self._running.add(task)
+        if urgent:
+            self._urgent.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._urgent.discard(task)
         self._wake.set()  # a slot is free
+
+    async def urgent_settled(self, at_most: float) -> None:
+        """Wait (at most `at_most` s) for the urgent jobs running in this process to end.
+
+        Why: follow-up work after a commit (publishing an order's status) would otherwise compete
+        with the grant a paid customer is waiting for; it can wait a few milliseconds."""
+        if self._urgent:
+            await asyncio.wait(set(self._urgent), timeout=at_most)
 
     async def counts(self) -> dict[str, int]:
         """Jobs by status, for /healthz and the admin."""

@@ -18,7 +18,7 @@ from hotspot.billing import Catalog, Currencies, Discounts, Pricing, PricingErro
 from hotspot.billing.promos import PromoRefused
 from hotspot.config import PaymentSettings
 from hotspot.contracts import Money
-from hotspot.errors import HotspotError
+from hotspot.errors import Refused
 from hotspot.payments.phone import InvalidPhone, mask_phone, normalize_phone
 from hotspot.payments.service import Payments, new_id
 from hotspot.payments.states import PaymentState
@@ -43,14 +43,8 @@ def order_channel(order_id: str) -> str:
     return f"order:{order_id}"
 
 
-class CheckoutError(HotspotError):
+class CheckoutError(Refused):
     """A purchase the customer can fix (or wait out): `field` names the input, when one is to blame."""
-
-    def __init__(self, message: str, *, field: str | None = None, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -161,6 +155,9 @@ class Checkout:
             currencies = Currencies(currency, payments.gateways)
             pricing = Pricing(catalog, currencies, Discounts([], currencies), Promos(payments.db))
         self.pricing = pricing
+        # Who may not buy at all (a blocked phone or device, a device its phone is not bound
+        # to): hotspot.customers sets it; it raises CheckoutError.
+        self.gate: Callable[[str | None, str | None], Awaitable[None]] | None = None
         # One clock for a whole purchase: quotes, promo windows and repeat-customer counting.
         pricing.clock = pricing.promos.clock = self._now
         pricing.history = self.paid_purchases
@@ -326,8 +323,15 @@ class Checkout:
         except InvalidPhone as exc:
             raise CheckoutError(str(exc), field="phone") from None
 
+    async def admit(self, phone: str | None, mac: str | None) -> None:
+        """Refuse a phone or device the owner blocked, or a device its phone is not bound to:
+        the one check every purchase (and every voucher redeem) passes before anything starts."""
+        if self.gate is not None:
+            await self.gate(phone, mac)
+
     async def _check_limits(self, phone: str | None, mac: str | None) -> None:
-        """No prompt-bombing a stranger's phone, no hammering from one device."""
+        """No prompt-bombing a stranger's phone, no hammering from one device; nobody blocked."""
+        await self.admit(phone, mac)
         since = self.clock() - 3600
         if phone:
             waiting = (

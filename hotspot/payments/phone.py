@@ -17,7 +17,7 @@ class InvalidPhone(ValueError):
 def normalize_phone(raw: str) -> str:
     """07XX/01XX, 7XX/1XX (9 digits), 2547XX/2541XX and +254... to 2547XXXXXXXX / 2541XXXXXXXX."""
     digits = _SEPARATORS.sub("", raw or "").removeprefix("+")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # isdigit() alone takes "²" and full-width digits
         raise InvalidPhone("Enter a phone number using digits only, e.g. 0712 345 678")
     if len(digits) == 10 and digits.startswith("0"):
         digits = "254" + digits[1:]

@@ -53,6 +53,7 @@ _OUTCOME = {
     PaymentStatus.EXPIRED: PaymentState.EXPIRED,
 }
 _STALE_CREATED_SECONDS = 120.0
+URGENT_HEAD_START = 0.5  # s a confirmation's follow-ups wait for the grant to land on the router
 
 
 def new_id(prefix: str) -> str:
@@ -195,31 +196,28 @@ class Payments:
             return "rejected", report.problem, None
         if not report.reference or report.claimed is None:
             return "rejected", "no reference in the callback", None
-        payment = (
-            await Payment.select()
-            .where((Payment.gateway == report.gateway) & (Payment.reference == report.reference))
-            .first()
-            .run()
-        )
-        if payment is None:
-            return "unknown_reference", f"no payment has reference {report.reference!r}", None
         claimed = report.claimed
+        # One round trip while the customer waits: the payment, and any other payment the
+        # receipt the callback claims has already paid.
+        rows = await Payment.raw(
+            "SELECT p.*, (SELECT o.id FROM hotspot_payment AS o WHERE o.receipt = {} AND o.id != p.id"
+            " LIMIT 1) AS receipt_paid FROM hotspot_payment AS p WHERE p.gateway = {} AND p.reference = {}"
+            " LIMIT 1",
+            claimed.receipt,
+            report.gateway,
+            report.reference,
+        ).run()
+        if not rows:
+            rows = await self._adopt(report.gateway, report.reference, claimed)
+            if not rows:
+                return "unknown_reference", f"no payment has reference {report.reference!r}", None
+        payment = dict(rows[0])
+        other = payment.pop("receipt_paid", None)
         problem = self._mismatch(payment, claimed)
         if problem:
             return "mismatch", problem, payment["id"]
-        if claimed.receipt:
-            other = (
-                await Payment.select(Payment.id)
-                .where((Payment.receipt == claimed.receipt) & (Payment.id != payment["id"]))
-                .first()
-                .run()
-            )
-            if other is not None:
-                return (
-                    "receipt_reused",
-                    f"receipt {claimed.receipt} already paid {other['id']}",
-                    payment["id"],
-                )
+        if claimed.receipt and other is not None:
+            return "receipt_reused", f"receipt {claimed.receipt} already paid {other}", payment["id"]
         if payment["state"] == PaymentState.SUCCEEDED:
             if claimed.receipt and not payment["receipt"]:
                 async with self.db.write_lock():
@@ -232,10 +230,48 @@ class Payments:
         if payment["state"] not in (PaymentState.PENDING, PaymentState.EXPIRED):
             return "duplicate", f"payment already {payment['state']}", payment["id"]
         try:
-            state = await self.check(payment["id"], claimed=claimed, payment=dict(payment))
+            state = await self.check(payment["id"], claimed=claimed, payment=payment)
         except Exception as exc:  # the gateway is down: the scheduled checks will settle it
             return "accepted", f"verification deferred: {exc}", payment["id"]
         return "accepted", f"payment is {state}", payment["id"]
+
+    async def _adopt(self, gateway: str, reference: str, claimed: GatewayResult) -> list[dict[str, Any]]:
+        """A paid callback no payment knows: was it for a prompt whose answer the box lost?
+
+        When the request to start a payment times out, the gateway may still have sent the
+        prompt, and the customer paid it; the attempt was marked failed with no reference. The
+        latest such attempt from the same phone, for the same amount and currency, within the time
+        a prompt stays open, takes the callback's reference and goes back to pending; the STK
+        Query that follows decides, as for any callback. Anything else stays unknown."""
+        if claimed.status != PaymentStatus.SUCCEEDED or not claimed.payer or claimed.amount is None:
+            return []
+        now = self.clock()
+        check_transition(PaymentState.FAILED, PaymentState.PENDING)
+        async with self.db.write_lock():
+            rows: list[dict[str, Any]] = await Payment.raw(
+                "UPDATE hotspot_payment SET state = 'pending', reference = {}, reason = '', message = {},"
+                " updated_at = {}, settled_at = NULL, next_check_at = {}, give_up_at = {}"
+                " WHERE id = (SELECT id FROM hotspot_payment WHERE gateway = {} AND state = 'failed'"
+                " AND reason = 'error' AND reference IS NULL AND phone = {} AND amount = {} AND currency = {}"
+                " AND created_at >= {} ORDER BY created_at DESC LIMIT 1)"
+                " AND state = 'failed' AND reference IS NULL RETURNING *",
+                reference,
+                "the start request got no answer, but the prompt was paid: adopted from its callback",
+                now,
+                now + self.settings.first_check_seconds,
+                now + self.settings.timeout_seconds,
+                gateway,
+                claimed.payer,
+                claimed.amount.amount,
+                claimed.amount.currency,
+                now - self.settings.timeout_seconds,
+            ).run()
+        if rows:
+            log.warning(
+                "payment %s adopted callback reference %s (its start had no answer)", rows[0]["id"], reference
+            )
+            await self._schedule_check(str(rows[0]["id"]), 0, self.settings.first_check_seconds)
+        return rows
 
     @staticmethod
     def _mismatch(payment: dict[str, Any], claimed: GatewayResult) -> str:
@@ -314,7 +350,8 @@ class Payments:
             trusted = claimed if claimed is not None and not self._mismatch(payment, claimed) else None
             receipt = result.receipt or (trusted.receipt if trusted else None)
             payer = result.payer or (trusted.payer if trusted else None)
-            await self.confirm(payment_id, receipt=receipt, payer=payer)
+            if await self.confirm(payment_id, receipt=receipt, payer=payer):
+                return PaymentState.SUCCEEDED
             return str((await self._get(payment_id))["state"])
         if result.status == PaymentStatus.PENDING:
             if payment["state"] == PaymentState.PENDING and self.clock() >= (payment["give_up_at"] or 0):
@@ -366,6 +403,9 @@ class Payments:
                 .where(Order.id == order["id"])
                 .run()
             )
+        # The grant's apply job (urgent) runs now; the event and the status publish wait for it
+        # (briefly), so they do not slow down the one thing the customer is waiting for.
+        await self.jobs.urgent_settled(URGENT_HEAD_START)
         log.info(
             "payment %s confirmed (%s %s), order %s -> grant #%s",
             payment_id,
@@ -424,7 +464,10 @@ class Payments:
         grant_id = int(live["id"])
         capped = live["bytes_total"] is not None and terms.get("bytes_total")
         await self.grants.extend(
-            grant_id, seconds=int(terms["seconds"]), bytes_total=int(terms["bytes_total"]) if capped else 0
+            grant_id,
+            seconds=int(terms["seconds"]),
+            bytes_total=int(terms["bytes_total"]) if capped else 0,
+            devices=int(terms.get("devices") or 1),  # the better package's devices, as for speed
         )
         down, up = (
             _faster(live["down_bps"], terms.get("down_bps")),

@@ -4,8 +4,11 @@ created -> pending (the gateway accepted the request) | failed (it refused, or w
 pending -> succeeded (verified) | failed | cancelled | expired
 expired -> succeeded: the box stopped waiting, but the gateway later confirmed the money was
 taken; the customer gets what they paid for.
-succeeded, failed and cancelled are final: a later query or callback never changes them (a
-verified success is never downgraded).
+failed -> pending: only a request whose answer the box never got (the gateway timed out or the
+line dropped: no reference was stored) when a callback later shows the prompt did reach the
+phone and was paid ("adopted", PaymentService._adopt); it is then verified like any other.
+succeeded and cancelled are final: a later query or callback never changes them (a verified
+success is never downgraded).
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
         {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CANCELLED, PaymentState.EXPIRED}
     ),
     PaymentState.SUCCEEDED: frozenset(),
-    PaymentState.FAILED: frozenset(),
+    PaymentState.FAILED: frozenset({PaymentState.PENDING}),
     PaymentState.CANCELLED: frozenset(),
     PaymentState.EXPIRED: frozenset({PaymentState.SUCCEEDED}),
 }
 FINAL = frozenset(state for state, moves in TRANSITIONS.items() if not moves)
-CLOSED = FINAL | {PaymentState.EXPIRED}  # the customer is no longer waiting on these
+CLOSED = FINAL | {PaymentState.EXPIRED, PaymentState.FAILED}  # the customer no longer waits on these
 
 
 class InvalidTransition(HotspotError):

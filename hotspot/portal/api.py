@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotspot.accounts.guards import PUBLIC
+from hotspot.errors import Refused
 from hotspot.http.client import client_ip
-from hotspot.http.errors import error_body
+from hotspot.http.errors import refused_response
 from hotspot.payments.checkout import BuyRequest, CheckoutError, OrderStatus, PackageOffer
 from hotspot.payments.phone import InvalidPhone, normalize_phone
 from hotspot.portal.format import format_duration, format_money
@@ -34,7 +36,6 @@ __all__ = [
     "PackageList",
     "PackageOut",
     "PortalApi",
-    "checkout_error_response",
 ]
 
 
@@ -153,18 +154,6 @@ class ErrorOut(_Model):
     error: ErrorBodyOut
 
 
-def checkout_error_response(request: Request[Any, Any, Any], exc: CheckoutError) -> Response[Any]:
-    status = exc.status_code if 400 <= exc.status_code < 600 else 400
-    fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
-    request_id = str(request.scope.get("state", {}).get("request_id", "-"))
-    return Response(
-        error_body(status, exc.message, request_id, fields=fields),
-        status_code=status,
-        media_type=MediaType.JSON,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 _ERRORS = {
     400: ResponseSpec(ErrorOut, description="Bad input; `fields` names what to fix"),
     404: ResponseSpec(ErrorOut, description="No such order"),
@@ -177,8 +166,9 @@ class PortalApi(Controller):
     """JSON for the installable portal app and integrators."""
 
     path = "/api/v1/portal"
+    opt = {PUBLIC: True}  # customers have no account (the portal's own limits apply)
     tags = ["portal"]
-    exception_handlers = {CheckoutError: checkout_error_response}
+    exception_handlers = {Refused: refused_response}
 
     @get("/packages", summary="Packages on sale", cache=False, responses={400: _ERRORS[400]})
     async def packages(

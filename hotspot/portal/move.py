@@ -74,9 +74,7 @@ def _request(request: Request[Any, Any, Any], redirect: RouterRedirect) -> MoveR
 
 def _refused(exc: MoveError) -> tuple[dict[str, str], str | None, dict[str, str]]:
     """(field errors, form error, headers) for a refusal."""
-    headers = dict(NO_STORE)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
+    headers = {**NO_STORE, **exc.headers()}
     if exc.field:
         return {exc.field: exc.message}, None, headers
     return {}, exc.message, headers

@@ -13,6 +13,7 @@ without JavaScript), keeping what was typed and the package when it is sold in t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, post
@@ -65,7 +66,7 @@ async def portal_quote(request: Request[Any, Any, Any], hotspot: NamedDependency
     form = form_values(await request.form())
     errors: dict[str, str] = {}
     quote: Quote | None = None
-    if form["package_id"].isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", form["package_id"]):
         currency = chosen_currency(await portal_options(hotspot), form["currency"])
         try:
             phone: str | None = normalize_phone(form["phone"]) if form["phone"] else None

@@ -72,8 +72,7 @@ async def portal_redeem(request: Request[Any, Any, Any], hotspot: NamedDependenc
                 form_error = NO_DEVICE
             else:
                 form_error = exc.message
-            if exc.retry_after is not None:
-                headers["Retry-After"] = str(exc.retry_after)
+            headers.update(exc.headers())
     if status is None:
         # A refusal is an answer for the form, shown in it (422), even a lockout (429 for the API).
         context = await page_context_for(

@@ -9,14 +9,12 @@ fallback (both carry the same JSON: the order's status plus the rendered status 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,10 +26,9 @@ from litestar.response import Redirect, Response, ServerSentEvent, ServerSentEve
 from litestar.template import TemplateEngineProtocol
 from markupsafe import Markup, escape
 
-from hotspot import __version__
 from hotspot.contracts import Money
-from hotspot.http.assets import static_dir
 from hotspot.http.client import client_ip
+from hotspot.http.pwa import manifest_response, service_worker_response
 from hotspot.http.security import CSP
 from hotspot.payments.checkout import (
     BuyRequest,
@@ -487,7 +484,7 @@ async def portal_buy(request: Request[Any, Any, Any], hotspot: NamedDependency[H
         session.set_redirect(parse_redirect(posted))
     form = form_values(posted)
     errors: dict[str, str] = {}
-    package_id = int(form["package_id"]) if form["package_id"].isdigit() else None
+    package_id = int(form["package_id"]) if re.fullmatch(r"[0-9]{1,9}", form["package_id"]) else None
     if package_id is None:
         errors["package_id"] = "Choose a package first."
     phone = ""
@@ -699,52 +696,22 @@ async def portal_connect(
 # --- PWA ----------------------------------------------------------------------------------------
 
 
-@cache
-def _service_worker(business: str) -> bytes:
-    """The worker names its cache after the version, so an upgrade replaces every cached file;
-    its built-in offline page carries the business name (HTML-escaped, in a JS string)."""
-    text = (static_dir() / "portal" / "sw.js").read_text(encoding="utf-8")
-    name = json.dumps(html.escape(business))[1:-1]
-    return text.replace("__HOTSPOT_VERSION__", __version__).replace("__BUSINESS_NAME__", name).encode()
-
-
 @get("/portal/sw.js", include_in_schema=False, cache=False)
 async def portal_service_worker(hotspot: NamedDependency[Hotspot]) -> Response[bytes]:
-    """Served from /portal/ (not /static/) so it may control the portal; never cached by HTTP."""
-    return Response(
-        _service_worker(hotspot.settings.business.name),
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/portal"},
-    )
+    """Served from /portal/ (not /static/) so it may control the portal."""
+    return service_worker_response("portal/sw.js", scope="/portal", business=hotspot.settings.business.name)
 
 
 @get("/portal/manifest.webmanifest", include_in_schema=False, cache=False)
 async def portal_manifest(hotspot: NamedDependency[Hotspot]) -> Response[dict[str, Any]]:
     name = hotspot.settings.business.name
-    manifest = {
-        "name": f"{name} WiFi",
-        "short_name": name[:12],
-        "description": f"Buy WiFi at {name} with M-Pesa.",
-        "id": "/portal",
-        "start_url": "/portal?source=pwa",
-        "scope": "/portal",
-        "display": "standalone",
-        "orientation": "portrait",
-        "background_color": "#f3f6f6",
-        "theme_color": "#0f766e",
-        "icons": [
-            {"src": "/static/portal/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
-            {"src": "/static/portal/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
-            {
-                "src": "/static/portal/icon-maskable-512.png",
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "maskable",
-            },
-        ],
-    }
-    return Response(
-        manifest, media_type="application/manifest+json", headers={"Cache-Control": "public, max-age=3600"}
+    return manifest_response(
+        name=f"{name} WiFi",
+        short_name=name,
+        description=f"Buy WiFi at {name} with M-Pesa.",
+        scope="/portal",
+        start_url="/portal?source=pwa",
+        orientation="portrait",
     )
 
 

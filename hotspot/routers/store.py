@@ -80,8 +80,8 @@ class RouterStore:
         except Exception as exc:
             return Health("down", str(exc) or type(exc).__name__)
 
-    async def save(self, router: RouterSettings) -> None:
-        """Add or update an admin-managed router and put it in the pool."""
+    async def save(self, router: RouterSettings, *, enabled: bool = True) -> None:
+        """Add or update an admin-managed router and put it in the pool (a disabled one leaves it)."""
         if any(r.name == router.name for r in self.configured):
             raise RouterStoreError(f"router {router.name!r} is defined in the config file; change it there")
         self._driver(router)
@@ -97,7 +97,7 @@ class RouterStore:
             RouterRecord.weight: router.weight,
             RouterRecord.latitude: router.latitude,
             RouterRecord.longitude: router.longitude,
-            RouterRecord.enabled: True,
+            RouterRecord.enabled: enabled,
             RouterRecord.updated_at: now,
         }
         async with self.db.write_lock():
@@ -108,6 +108,13 @@ class RouterStore:
                 fields = {column._meta.name: value for column, value in values.items()}
                 await RouterRecord.insert(RouterRecord(name=router.name, created_at=now, **fields)).run()
         await self.refresh_pool()
+
+    async def get(self, name: str) -> tuple[RouterSettings, bool] | None:
+        """An admin-managed router with its password opened, and whether it is enabled (for editing)."""
+        row = await RouterRecord.select().where(RouterRecord.name == name).first().run()
+        if row is None:
+            return None
+        return self._settings(row), bool(row["enabled"])
 
     async def remove(self, name: str) -> None:
         if any(r.name == name for r in self.configured):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-import anyio
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -20,18 +19,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hotspot.accounts import Principal, requires
 from hotspot.billing import format_money
+from hotspot.errors import Refused
 from hotspot.http.client import client_ip
-from hotspot.http.errors import error_body
+from hotspot.http.errors import error_body, refused_response
 from hotspot.portal.api import MoneyOut
 from hotspot.runtime import Hotspot
-from hotspot.vouchers.api import voucher_error_response
+from hotspot.vouchers.admin_actions import (
+    batch_csv_text,
+    batch_pdf,
+    create_batch,
+    revoke_batch,
+    revoke_voucher,
+)
 from hotspot.vouchers.codes import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
-from hotspot.vouchers.printing import PrintError, batch_csv, cards_for, sheet_pdf
+from hotspot.vouchers.printing import PrintError
 from hotspot.vouchers.service import (
     MAX_BATCH,
     Batch,
     BatchSpec,
-    VoucherError,
     VoucherHistory,
     VoucherView,
     expiry_timestamp,
@@ -203,7 +208,7 @@ class VoucherAdminApi(Controller):
 
     path = "/api/v1/vouchers"
     tags = ["vouchers"]
-    exception_handlers = {VoucherError: voucher_error_response, PrintError: _print_error}
+    exception_handlers = {Refused: refused_response, PrintError: _print_error}
 
     @get("/batches", summary="Voucher batches", cache=False, guards=[requires("vouchers.read")])
     async def batches(
@@ -226,7 +231,8 @@ class VoucherAdminApi(Controller):
     ) -> Response[CreatedOut]:
         """Generate the codes; the answer is the only time the PINs are shown."""
         settings = hotspot.settings
-        made = await hotspot.vouchers.generate(
+        made = await create_batch(
+            hotspot,
             BatchSpec(
                 package=data.package,
                 count=data.count,
@@ -242,22 +248,11 @@ class VoucherAdminApi(Controller):
                 currency=data.currency,
                 created_by=principal.username,
                 note=data.note,
-            )
-        )
-        batch = made.batch
-        await hotspot.accounts.audit.record(
-            principal.actor,
-            "voucher_batch.create",
-            ("voucher_batch", batch.id),
-            None,
-            {
-                "package": batch.package,
-                "count": batch.count,
-                "price": format_money(batch.price),
-                "pin": batch.pin,
-            },
+            ),
+            principal,
             client_ip(request),
         )
+        batch = made.batch
         counts = await hotspot.vouchers.state_counts([batch.id])
         out = CreatedOut(
             batch=BatchOut.of(batch, counts[batch.id]),
@@ -294,17 +289,8 @@ class VoucherAdminApi(Controller):
         self, hotspot: NamedDependency[Hotspot], batch_id: BatchId, portal_url: PortalUrl = None
     ) -> Response[str]:
         """One voucher a row, with its state and the QR code's address (no PINs: they are not kept)."""
-        settings = hotspot.settings
-        batch = await hotspot.vouchers.batch(batch_id)
-        rows = await hotspot.vouchers.batch_vouchers(batch_id)
-        cards = cards_for(
-            batch,
-            rows,
-            base_url=portal_url or settings.server.public_url or "",
-            timezone=settings.business.timezone,
-        )
         return Response(
-            batch_csv(cards, batch),
+            await batch_csv_text(hotspot, batch_id, portal_url=portal_url),
             media_type="text/csv; charset=utf-8",
             headers={**NO_STORE, "Content-Disposition": f'attachment; filename="vouchers-{batch_id}.csv"'},
         )
@@ -324,24 +310,8 @@ class VoucherAdminApi(Controller):
         unused_only: Annotated[bool, QueryParameter(required=False)] = True,
     ) -> Response[bytes]:
         """The batch's vouchers as cards (only the unused ones unless unused_only=false)."""
-        settings = hotspot.settings
-        batch = await hotspot.vouchers.batch(batch_id)
-        rows = [
-            v
-            for v in await hotspot.vouchers.batch_vouchers(batch_id)
-            if not unused_only or v.state == "unused"
-        ]
-        cards = cards_for(
-            batch,
-            rows,
-            base_url=portal_url or settings.server.public_url or "",
-            timezone=settings.business.timezone,
-        )
-        if not cards:
-            raise VoucherError("No vouchers left to print in this batch", reason="empty", status_code=409)
-        # Rendering is CPU work (~a second per few hundred cards): off the event loop.
-        document = await anyio.to_thread.run_sync(
-            lambda: sheet_pdf(cards, business=settings.business.name, layout=layout)
+        document = await batch_pdf(
+            hotspot, batch_id, layout=layout, portal_url=portal_url, unused_only=unused_only
         )
         return Response(
             document,
@@ -366,16 +336,7 @@ class VoucherAdminApi(Controller):
         batch_id: BatchId,
     ) -> RevokedOut:
         """Cancel every voucher of the batch; devices online on them are disconnected."""
-        count = await hotspot.vouchers.revoke_batch(batch_id)
-        await hotspot.accounts.audit.record(
-            principal.actor,
-            "voucher_batch.revoke",
-            ("voucher_batch", batch_id),
-            None,
-            {"revoked": count},
-            client_ip(request),
-        )
-        return RevokedOut(revoked=count)
+        return RevokedOut(revoked=await revoke_batch(hotspot, batch_id, principal, client_ip(request)))
 
     @get(
         "/codes/{code:str}",
@@ -401,14 +362,4 @@ class VoucherAdminApi(Controller):
         code: Code,
     ) -> VoucherOut:
         """Cancel one voucher; its devices are disconnected (durably, even if the router is away)."""
-        before = await hotspot.vouchers.get(code)
-        after = await hotspot.vouchers.revoke(code)
-        await hotspot.accounts.audit.record(
-            principal.actor,
-            "voucher.revoke",
-            ("voucher", after.id),
-            {"state": before.state},
-            {"state": after.state},
-            client_ip(request),
-        )
-        return VoucherOut.of(after)
+        return VoucherOut.of(await revoke_voucher(hotspot, code, principal, client_ip(request)))

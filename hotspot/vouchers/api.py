@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotspot.accounts.guards import PUBLIC
+from hotspot.errors import Refused
 from hotspot.http.client import client_ip
-from hotspot.http.errors import error_body
+from hotspot.http.errors import refused_response
 from hotspot.portal.api import ErrorOut, OrderOut
 from hotspot.portal.redirect import parse_url
 from hotspot.runtime import Hotspot
 from hotspot.vouchers.service import RedeemRequest, VoucherError
 
-__all__ = ["RedeemIn", "VoucherPortalApi", "voucher_error_response"]
+__all__ = ["RedeemIn", "VoucherPortalApi"]
 
 
 class RedeemIn(BaseModel):
@@ -51,22 +53,6 @@ class RedeemIn(BaseModel):
     link_orig: str | None = Field(None, max_length=500, description="Where the customer was going")
 
 
-def voucher_error_response(request: Request[Any, Any, Any], exc: VoucherError) -> Response[Any]:
-    """A refusal as JSON: `code` is its reason, `fields` the input to blame, 429 with Retry-After."""
-    status = exc.status_code if 400 <= exc.status_code < 500 else 400
-    fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
-    headers = {"Cache-Control": "no-store"}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    request_id = str(request.scope.get("state", {}).get("request_id", "-"))
-    return Response(
-        error_body(status, exc.message, request_id, code=exc.reason, fields=fields),
-        status_code=status,
-        media_type=MediaType.JSON,
-        headers=headers,
-    )
-
-
 def _url(value: str | None, name: str, max_length: int) -> str | None:
     if not value:
         return None
@@ -80,8 +66,9 @@ class VoucherPortalApi(Controller):
     """Voucher redeem for the portal's script, the installable app and integrators."""
 
     path = "/api/v1/portal/vouchers"
+    opt = {PUBLIC: True}  # customers have no account (the portal's own limits apply)
     tags = ["portal"]
-    exception_handlers = {VoucherError: voucher_error_response}
+    exception_handlers = {Refused: refused_response}
 
     @post(
         "/redeem",

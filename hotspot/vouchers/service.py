@@ -99,19 +99,6 @@ class VoucherError(CheckoutError):
     A CheckoutError, so the portal renders it like a purchase it cannot make; `retry_after`
     (seconds) is set when the caller is locked out or over a rate limit (HTTP 429)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        reason: str,
-        field: str | None = None,
-        status_code: int = 400,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message, field=field, status_code=status_code)
-        self.reason = reason
-        self.retry_after = retry_after
-
 
 # --- what goes in and comes out -----------------------------------------------------------------
 
@@ -457,15 +444,19 @@ class Vouchers:
             raise VoucherError(f"No voucher batch #{batch_id}", reason="not_found", status_code=404)
         return Batch.from_row(dict(row))
 
-    async def batches(self, limit: int = 100) -> list[Batch]:
-        rows = await VoucherBatch.select().order_by(VoucherBatch.id, ascending=False).limit(limit).run()
+    async def batches(self, limit: int = 100, *, before_id: int | None = None) -> list[Batch]:
+        """Newest first; `before_id` gives the next keyset page (batches older than that one)."""
+        query = VoucherBatch.select()
+        if before_id is not None:
+            query = query.where(VoucherBatch.id < before_id)
+        rows = await query.order_by(VoucherBatch.id, ascending=False).limit(limit).run()
         return [Batch.from_row(dict(r)) for r in rows]
 
     async def state_counts(self, batch_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         """How many vouchers of each batch are in each state (after settling expiries)."""
         if not batch_ids:
             return {}
-        await self.sweep()
+        await self.sweep(batch_ids)
         marks = ", ".join("{}" for _ in batch_ids)
         rows = await Voucher.raw(
             "SELECT batch_id, state, COUNT(*) AS n FROM hotspot_voucher"  # noqa: S608
@@ -477,12 +468,27 @@ class Vouchers:
             counts[int(row["batch_id"])][row["state"]] = int(row["n"])
         return counts
 
-    async def batch_vouchers(self, batch_id: int) -> list[VoucherView]:
-        """Every voucher of a batch, in the order they were generated (settled states)."""
+    async def batch_vouchers(
+        self,
+        batch_id: int,
+        *,
+        state: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[VoucherView]:
+        """A batch's vouchers in the order they were generated (settled states): all of them, or
+        one keyset page (`after_id`, `limit`), optionally only those in one `state`."""
         batch = await self.batch(batch_id)
-        await self.sweep()
-        rows = await Voucher.select().where(Voucher.batch_id == batch_id).order_by(Voucher.id).run()
-        return [self._view(dict(r), batch) for r in rows]
+        await self.sweep([batch_id])
+        query = Voucher.select().where(Voucher.batch_id == batch_id)
+        if state is not None:
+            query = query.where(Voucher.state == state)
+        if after_id is not None:
+            query = query.where(Voucher.id > after_id)
+        query = query.order_by(Voucher.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [self._view(dict(r), batch) for r in await query.run()]
 
     async def get(self, code: str) -> VoucherView:
         """One voucher by its code (as typed: separators and case do not matter)."""
@@ -653,37 +659,32 @@ class Vouchers:
                     urgent=True,
                 )
 
-    async def sweep(self) -> None:
-        """Settle every voucher in a few statements: expiry, and grants that ended, were revoked
-        or were topped up (in case a grant change was not heard, e.g. in another process)."""
-        now = self.clock()
+    async def sweep(self, batch_ids: Sequence[int] | None = None) -> None:
+        """Settle vouchers in a few statements: expiry, and grants that ended, were revoked or
+        were topped up (in case a grant change was not heard, e.g. in another process).
+
+        The job settles the whole table; a page view passes its `batch_ids` and settles only
+        those batches, writing (and so taking SQLite's write lock) only when one of their rows
+        is due. Each statement starts from the voucher's indexed state (never from the
+        ever-growing set of ended grants) and reads each voucher's grant by its primary key."""
+        if batch_ids is not None and not batch_ids:
+            return
+        steps = _settling(self.clock(), batch_ids)
+        if batch_ids is not None:
+            due = " OR ".join(f"({where})" for _, _, where, _ in steps)
+            found = await Voucher.raw(
+                f"SELECT id FROM hotspot_voucher WHERE {due} LIMIT 1",  # noqa: S608
+                *[arg for _, _, _, where_args in steps for arg in where_args],
+            ).run()
+            if not found:
+                return
         async with self.db.write_lock():
-            await Voucher.raw(
-                "UPDATE hotspot_voucher SET state = 'expired', ended_at = {}, end_reason = 'expiry'"
-                " WHERE state = 'unused' AND expires_at IS NOT NULL AND expires_at <= {}",
-                now,
-                now,
-            ).run()
-            await Voucher.raw(
-                "UPDATE hotspot_voucher SET state = 'exhausted', ended_at = {}, end_reason ="
-                " (SELECT COALESCE(g.end_reason, 'ended') FROM hotspot_grant g"
-                " WHERE g.id = hotspot_voucher.grant_id)"
-                " WHERE state = 'active'"
-                " AND grant_id IN (SELECT id FROM hotspot_grant WHERE state = 'ended')",
-                now,
-            ).run()
-            await Voucher.raw(
-                "UPDATE hotspot_voucher SET state = 'revoked', ended_at = {}, end_reason = 'grant revoked'"
-                " WHERE state IN ('active', 'exhausted')"
-                " AND grant_id IN (SELECT id FROM hotspot_grant WHERE state = 'revoked')",
-                now,
-            ).run()
-            await Voucher.raw(
-                "UPDATE hotspot_voucher SET state = 'active', ended_at = NULL, end_reason = NULL"
-                " WHERE state = 'exhausted' AND grant_id IN (SELECT id FROM hotspot_grant"
-                " WHERE state IN ('pending', 'active') AND (expires_at IS NULL OR expires_at > {}))",
-                now,
-            ).run()
+            for assign, assign_args, where, where_args in steps:
+                await Voucher.raw(
+                    f"UPDATE hotspot_voucher SET {assign} WHERE {where}",  # noqa: S608
+                    *assign_args,
+                    *where_args,
+                ).run()
 
     async def _sweep_job(self, ctx: JobContext) -> None:
         await self.sweep()
@@ -692,9 +693,14 @@ class Vouchers:
 
     async def revoke(self, code: str, reason: str = "revoked") -> VoucherView:
         """Cancel a voucher: it never works again, and its devices are disconnected (durably)."""
-        row = await self._row(code)
+        row = await self._revoke_row(await self._row(code), reason)
+        return self._view(row, await self.batch(int(row["batch_id"])))
+
+    async def _revoke_row(self, row: dict[str, Any], reason: str) -> dict[str, Any]:
+        """Revoke one voucher under its lock, from its state read inside the lock."""
         async with self.locks.hold(f"voucher:{row['id']}", ttl=60, wait=30):
-            row = await self._row(code)
+            fresh = await Voucher.select().where(Voucher.id == row["id"]).first().run()
+            row = dict(fresh) if fresh is not None else row
             await self._settle(row)
             if row["state"] != VoucherState.REVOKED:
                 await self._move(row, VoucherState.REVOKED, reason)
@@ -702,19 +708,48 @@ class Vouchers:
                 grant = await self.grants.get(int(row["grant_id"]))
                 if grant["state"] in GrantState.LIVE:
                     await self.grants.revoke(int(row["grant_id"]), "voucher revoked")
-        return self._view(row, await self.batch(int(row["batch_id"])))
+        return row
 
-    async def revoke_batch(self, batch_id: int) -> int:
-        """Cancel every voucher of a batch that is not cancelled yet; returns how many."""
+    async def revoke_batch(
+        self,
+        batch_id: int,
+        *,
+        unused_only: bool = False,
+        audit: Callable[[int], Awaitable[None]] | None = None,
+    ) -> int:
+        """Cancel every voucher of a batch that is not cancelled yet (or only the unused ones, so
+        customers already online keep what they have); returns how many.
+
+        The unused codes (they have no grant) go in one conditional UPDATE, so a code redeemed a
+        moment before keeps its state; the others are revoked one by one under their lock.
+        `audit` gets how many are to be revoked, in the transaction of that UPDATE."""
         await self.batch(batch_id)
-        rows = (
-            await Voucher.select(Voucher.code)
-            .where((Voucher.batch_id == batch_id) & (Voucher.state != VoucherState.REVOKED))
-            .run()
-        )
-        for row in rows:
-            await self.revoke(row["code"])
-        return len(rows)
+        await self.sweep([batch_id])  # a code past its date is expired first, not revoked as unused
+        now = self.clock()
+        async with self.db.transaction():
+            unused = await Voucher.raw(
+                "UPDATE hotspot_voucher SET state = 'revoked', ended_at = {}, end_reason = 'revoked'"
+                " WHERE batch_id = {} AND state = 'unused' RETURNING id",
+                now,
+                batch_id,
+            ).run()
+            others: list[dict[str, Any]] = []
+            if not unused_only:
+                others = list(
+                    await Voucher.select()
+                    .where((Voucher.batch_id == batch_id) & (Voucher.state != VoucherState.REVOKED))
+                    .order_by(Voucher.id)
+                    .run()
+                )
+            if audit is not None:
+                await audit(len(unused) + len(others))
+        if unused:
+            log.info("voucher batch #%s: %s unused code(s) revoked", batch_id, len(unused))
+        revoked = len(unused)
+        for row in others:  # redeemed ones: their grants are revoked too, each under its lock
+            if (await self._revoke_row(dict(row), "revoked"))["state"] == VoucherState.REVOKED:
+                revoked += 1
+        return revoked
 
     # --- redeeming -----------------------------------------------------------------------------
 
@@ -741,8 +776,16 @@ class Vouchers:
             )
         try:
             self._check_input(request, code, mac, ip)
+            try:  # a device the owner blocked may not redeem: the same gate as a purchase
+                await self.checkout.admit(None, mac)
+            except VoucherError:
+                raise
+            except CheckoutError as exc:
+                raise VoucherError(
+                    exc.message, reason=exc.reason or "refused", status_code=exc.status_code
+                ) from None
         except VoucherError as exc:
-            await self._attempt(code, None, "refused", exc.reason, who, request.router)
+            await self._attempt(code, None, "refused", exc.reason or "refused", who, request.router)
             raise
         found = await Voucher.select().where(Voucher.code == code).first().run()
         if found is None:
@@ -771,7 +814,7 @@ class Vouchers:
                 row = dict(fresh) if fresh is not None else row  # another redeem may have just used it
                 order_id = await self._redeem_locked(row, batch, request, mac, ip)
         except VoucherError as exc:
-            await self._attempt(code, row["id"], "refused", exc.reason, who, request.router)
+            await self._attempt(code, row["id"], "refused", exc.reason or "refused", who, request.router)
             raise
         await self._attempt(code, row["id"], "accepted", "", who, request.router)
         return await self.checkout.status(order_id)
@@ -1075,6 +1118,43 @@ class Vouchers:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _settling(now: float, batch_ids: Sequence[int] | None) -> list[tuple[str, list[Any], str, list[Any]]]:
+    """The sweep's statements as (SET clause, its arguments, WHERE clause, its arguments)."""
+    scope, scoped = "", []
+    if batch_ids is not None:
+        scope = f"batch_id IN ({', '.join('{}' for _ in batch_ids)}) AND "
+        scoped = list(batch_ids)
+    grant = "EXISTS (SELECT 1 FROM hotspot_grant g WHERE g.id = hotspot_voucher.grant_id AND "
+    return [
+        (
+            "state = 'expired', ended_at = {}, end_reason = 'expiry'",
+            [now],
+            scope + "state = 'unused' AND expires_at IS NOT NULL AND expires_at <= {}",
+            [*scoped, now],
+        ),
+        (
+            "state = 'exhausted', ended_at = {}, end_reason = (SELECT COALESCE(g.end_reason, 'ended')"
+            " FROM hotspot_grant g WHERE g.id = hotspot_voucher.grant_id)",
+            [now],
+            scope + "state = 'active' AND " + grant + "g.state = 'ended')",
+            scoped,
+        ),
+        (
+            "state = 'revoked', ended_at = {}, end_reason = 'grant revoked'",
+            [now],
+            scope + "state IN ('active', 'exhausted') AND " + grant + "g.state = 'revoked')",
+            scoped,
+        ),
+        (
+            "state = 'active', ended_at = NULL, end_reason = NULL",
+            [],
+            scope + "state = 'exhausted' AND " + grant + "g.state IN ('pending', 'active')"
+            " AND (g.expires_at IS NULL OR g.expires_at > {}))",
+            [*scoped, now],
+        ),
+    ]
 
 
 def expiry_timestamp(day: date, timezone: str) -> float:

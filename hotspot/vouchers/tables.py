@@ -77,10 +77,13 @@ class VoucherDevice(Table, tablename="hotspot_voucher_device"):
 
 
 class VoucherAttempt(Table, tablename="hotspot_voucher_attempt"):
-    """Every redeem attempt, accepted or refused and why (never the PIN)."""
+    """Every redeem attempt, accepted or refused and why (never the PIN).
+
+    The redeem log's filters are indexed by migration 2026-11-30T10:28:08 (raw SQL: migrations
+    only add): code_tried (equal, and by prefix), ip, source_ip, and (outcome, id)."""
 
     id = Serial(primary_key=True)
-    code_tried = Varchar(length=32)  # normalised and cut to 32 characters
+    code_tried = Varchar(length=32)  # normalised and cut to 32 characters (indexed: see below)
     voucher = Integer(null=True, default=None, index=True)  # when the code matched one
     outcome = Varchar(length=16)  # accepted | refused
     reason = Varchar(length=32, default="")

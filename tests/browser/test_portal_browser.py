@@ -133,6 +133,14 @@ def test_reopening_the_portal_lands_on_the_session(server: Server, browser: Brow
     expect(page.locator("#pay-modal")).to_be_visible()
     expect(page.locator("#pay-modal .hs-panel[data-state=online]")).to_be_visible(timeout=20_000)
     expect(page.locator(".hs-banner")).to_contain_text("left")
+    # The keyboard stays in the modal (Tab wraps around inside it), and Escape closes it.
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('pay-modal').contains(document.activeElement)")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.getElementById('pay-modal').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    expect(page.locator("#pay-modal")).to_be_hidden()
     assert console.errors == []
     again.close()
 

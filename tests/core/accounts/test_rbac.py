@@ -19,7 +19,7 @@ from litestar import Litestar
 from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import HTTPRoute, WebSocketRoute
 
-from hotspot.accounts.guards import required_permissions
+from hotspot.accounts.guards import GUARDED_PREFIXES, PUBLIC, required_permissions
 from hotspot.accounts.permissions import (
     ALL_PERMISSIONS,
     PERMISSIONS,
@@ -33,13 +33,15 @@ from hotspot.accounts.permissions import (
 from hotspot.app import create_app
 from hotspot.config import Settings
 
-GUARDED_PREFIXES = ("/api/v1/", "/admin", "/setup")
 # Public on purpose, and why. Everything else under the prefixes above needs a permission.
 PUBLIC_ROUTES = {
     ("/api/v1/auth/login", "POST"): "signing in is how one gets a session",
     ("/admin/login", "GET"): "the sign-in page",
     ("/admin/login", "POST"): "signing in (step one: the password)",
     ("/admin/login/code", "POST"): "signing in (step two: the 2FA code of a password checked a moment ago)",
+    ("/admin/manifest.webmanifest", "GET"): "the installable app's manifest: names and icons, no data",
+    ("/admin/sw.js", "GET"): "the admin's service worker script (caches vendored files only)",
+    ("/admin/offline", "GET"): "the page shown when the box is out of reach: stored by the worker, no data",
     ("/setup", "GET"): "a fresh box asks for its owner; once one exists it sends everyone to sign in",
     ("/setup/owner", "POST"): "creates the first owner; refused once any admin exists",
 }
@@ -103,6 +105,41 @@ def test_the_walk_catches_an_unguarded_route(settings: Settings) -> None:
     app = create_app(settings)
     app.register(oops)
     assert ("/api/v1/oops", "GET", []) in guarded_routes(app)
+
+
+async def test_a_route_that_slipped_through_is_closed_at_run_time(settings: Settings) -> None:
+    """The app-wide guard (closed_unless_guarded): no permission and not public means 403, even
+    for a signed-out caller; the same route outside the guarded prefixes is untouched."""
+    from litestar import get
+    from litestar.testing import AsyncTestClient
+
+    @get("/admin/oops")
+    async def oops() -> str:
+        return "no guard"
+
+    @get("/oops")
+    async def elsewhere() -> str:
+        return "not under /admin"
+
+    app = create_app(settings)
+    app.register(oops)
+    app.register(elsewhere)
+    async with AsyncTestClient(app) as client:
+        closed = await client.get("/admin/oops")
+        assert closed.status_code == 403 and "no guard" not in closed.text
+        assert (await client.get("/oops")).text == "not under /admin"
+
+
+def test_public_routes_are_marked_so_in_the_code(settings: Settings) -> None:
+    """What the run-time guard lets through (opt public) is exactly the reviewed list above."""
+    app = create_app(settings)
+    marked = {
+        (path, method)
+        for path, method, handler in routes(app)
+        if path.startswith(GUARDED_PREFIXES) and handler.opt.get(PUBLIC)
+    }
+    listed = {(p, m) for p, m, _ in routes(app) if p.startswith(GUARDED_PREFIXES) and is_public(p, m)}
+    assert marked == listed
 
 
 # --- the table ---------------------------------------------------------------------------------

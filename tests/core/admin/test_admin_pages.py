@@ -9,8 +9,6 @@ import pytest
 from admin_support import HTML, PASSWORD, Box
 from bs4 import BeautifulSoup
 
-from hotspot.admin.web import NAV
-
 
 def nav_labels(html: str) -> list[str]:
     soup = BeautifulSoup(html, "html.parser")
@@ -26,10 +24,16 @@ def nav_labels(html: str) -> list[str]:
                 "Overview",
                 "Sessions",
                 "Payments",
+                "Customers",
+                "Vouchers",
+                "Packages",
+                "Promos & discounts",
+                "Routers",
                 "Reports",
                 "Admins",
                 "Audit log",
                 "Security log",
+                "Plugins",
                 "Settings",
             ],
         ),
@@ -39,10 +43,16 @@ def nav_labels(html: str) -> list[str]:
                 "Overview",
                 "Sessions",
                 "Payments",
+                "Customers",
+                "Vouchers",
+                "Packages",
+                "Promos & discounts",
+                "Routers",
                 "Reports",
                 "Admins",
                 "Audit log",
                 "Security log",
+                "Plugins",
                 "Settings",
             ],
         ),
@@ -52,28 +62,40 @@ def nav_labels(html: str) -> list[str]:
                 "Overview",
                 "Sessions",
                 "Payments",
+                "Customers",
+                "Vouchers",
+                "Packages",
+                "Promos & discounts",
+                "Routers",
                 "Reports",
                 "Admins",
                 "Audit log",
                 "Security log",
+                "Plugins",
                 "Settings",
             ],
         ),
-        ("operator", ["Overview", "Sessions", "Payments"]),
+        (
+            "operator",
+            [
+                "Overview",
+                "Sessions",
+                "Payments",
+                "Customers",
+                "Vouchers",
+                "Packages",
+                "Promos & discounts",
+                "Routers",
+            ],
+        ),
     ],
 )
-async def test_the_menu_shows_what_the_role_may_open_and_only_built_pages(
-    box: Box, role: str, expected: list[str]
-) -> None:
+async def test_the_menu_shows_what_the_role_may_open(box: Box, role: str, expected: list[str]) -> None:
     box.admin("someone", role)
     browser = await box.signed_in("someone")
     page = await browser.get("/admin")
     assert page.status_code == 200
     assert nav_labels(page.text) == expected
-    unbuilt = {e.key for e in NAV if e.href is None}
-    assert unbuilt <= {"vouchers", "packages", "routers"}
-    for key in unbuilt:  # the dashboard's pages are not linked before they exist
-        assert f'href="/admin/{key}"' not in page.text, key
     assert "<script>" not in page.text and " onclick=" not in page.text  # CSP: external scripts only
 
 
@@ -194,6 +216,8 @@ async def test_audit_log_search_pages_and_export(box: Box) -> None:
     assert csv.text.count("admin.create") == 56
     bad = await browser.get("/admin/audit?since=yesterday")
     assert bad.status_code == 200 and "Dates are written like" in bad.text
+    for far in ("since=0001-01-01", "until=9999-12-31"):  # no Unix time in every zone: was a 500
+        assert (await browser.get(f"/admin/audit?{far}")).status_code == 200, far
 
 
 async def test_security_log_shows_failed_sign_ins(box: Box) -> None:

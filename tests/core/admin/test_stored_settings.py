@@ -122,6 +122,24 @@ async def test_secrets_sealed_with_another_key_are_dropped_not_fatal(
     assert "plugins.mpesa cannot be decrypted" in caplog.text
 
 
+async def test_a_saved_discount_rule_that_is_refused_is_left_out_not_fatal(
+    store: SettingsStore, reload_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule saved by an older version (a day in year 9999) names its key and the box starts
+    without it; the same rule in the config file still stops the box, naming it."""
+    good = {"id": "weekly", "kind": "bundle", "percent": 10, "min_duration": "7d"}
+    bad = {**good, "id": "forever", "valid_until": "9999-12-31"}
+    await store.set("discounts", [bad, good])
+    with caplog.at_level(logging.ERROR, logger="hotspot.config"):
+        loaded = reload_settings()
+    assert [r.id for r in loaded.discounts] == ["weekly"]
+    assert "discounts[0].valid_until" in caplog.text and "2000 to 2100" in caplog.text
+    with pytest.raises(ConfigError) as caught:
+        reload_settings({"discounts": [bad]})
+    [problem] = caught.value.problems
+    assert problem.path == "discounts[0].valid_until" and "2000 to 2100" in problem.message
+
+
 def test_nothing_saved_yet(settings: Settings, tmp_path: Path) -> None:
     """No database file, or no table before the first migration: nothing to merge."""
     assert read_stored_settings(f"sqlite:///{tmp_path / 'none.db'}") == {}

@@ -10,7 +10,7 @@ import pytest
 
 from hotspot.billing.catalog import PackageView
 from hotspot.billing.currencies import Currencies
-from hotspot.billing.discounts import Discounts
+from hotspot.billing.discounts import Discounts, day_bounds
 from hotspot.config import DiscountRuleSettings
 from hotspot.contracts import Money
 
@@ -160,3 +160,31 @@ def test_labels_say_what_the_rule_does() -> None:
 def test_bad_rules_are_refused_with_the_reason(spec: dict[str, Any], why: str) -> None:
     with pytest.raises(ValueError, match=why):
         DiscountRuleSettings(**spec)
+
+
+def test_a_day_past_2100_is_refused_naming_the_key() -> None:
+    """9999-12-31 has no midnight after it: refused as settings, never an OverflowError."""
+    with pytest.raises(ValueError, match="valid_until") as caught:
+        DiscountRuleSettings(id="x", kind="repeat", percent=5, every=2, valid_until=date(9999, 12, 31))
+    assert "2000 to 2100" in str(caught.value)
+    with pytest.raises(ValueError, match="valid_from"):
+        DiscountRuleSettings(id="x", kind="repeat", percent=5, every=2, valid_from=date(1, 1, 1))
+    last = DiscountRuleSettings(id="x", kind="repeat", percent=5, every=2, valid_until=date(2100, 12, 31))
+    assert rules(last.model_dump()).rules[0].ends_at is not None
+
+
+def test_day_bounds_of_a_day_with_no_unix_time_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="too far off"):
+        day_bounds(None, date(9999, 12, 31), NAIROBI)
+
+
+def test_a_rule_that_cannot_be_read_is_left_out_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """Settings made without validation (an old stored value): pricing starts without that rule."""
+    broken = DiscountRuleSettings.model_construct(
+        **{**WEEKLY, "id": "broken", "valid_until": date(9999, 12, 31)}
+    )
+    currencies = Currencies("KES", {}, rates={}, steps={})
+    with caplog.at_level("ERROR", logger="hotspot.billing"):
+        discounts = Discounts.from_settings([broken, DiscountRuleSettings(**WEEKLY)], currencies, NAIROBI)
+    assert [r.id for r in discounts.rules] == [WEEKLY["id"]]
+    assert "'broken' is left out" in caplog.text

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 FORBIDDEN = re.compile(r"\b(drop_table|drop_column|alter_column|rename_table|rename_column)\b")
 
 
+@pytest.mark.fresh_database
 async def test_migrations_apply_once(settings: Settings) -> None:
     db = Database(settings.database_url)
     await db.open(all_tables())
@@ -39,6 +40,7 @@ async def test_migrations_apply_once(settings: Settings) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.fresh_database
 def test_concurrent_starts_migrate_once(settings: Settings, tmp_path: Path) -> None:
     """Three processes start at once against one database: one migrates, the others wait."""
     cfg = tmp_path / "c.yaml"

@@ -339,7 +339,7 @@ async def test_urgent_job_lost_in_a_crash_is_retried_after_its_lease(db: Databas
     crashed = make_jobs(db, clock, lease_seconds=30, worker_id="box:1")
     crashed.register("grant.apply", _noop)
     crashed._task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]  # "running"
-    crashed._spawn = lambda row: None  # type: ignore[method-assign]  # dies before it starts the job
+    crashed._spawn = lambda row, urgent=False: None  # type: ignore[method-assign]  # dies before it starts the job
     await crashed.enqueue("grant.apply", {"grant": 1}, urgent=True)
     crashed._task = None
     [row] = await rows()

@@ -58,8 +58,9 @@ def test_state_machine_allows_exactly_the_documented_moves() -> None:
         ("pending", "cancelled"),
         ("pending", "expired"),
         ("expired", "succeeded"),
+        ("failed", "pending"),  # only a start request that got no answer, adopted by its callback
     }
-    assert {PaymentState.SUCCEEDED, PaymentState.FAILED, PaymentState.CANCELLED} == FINAL
+    assert {PaymentState.SUCCEEDED, PaymentState.CANCELLED} == FINAL
     for state in PaymentState:
         for target in PaymentState:
             if (state.value, target.value) in allowed:
@@ -152,6 +153,49 @@ async def test_a_gateway_that_cannot_be_reached_fails_the_attempt_cleanly(box: B
     status = await box.buy()
     assert (status.state, status.reason) == ("failed", "error")
     assert (await payment_of(status.order_id))["message"] == "could not reach Scripted Pay"
+
+
+async def test_a_prompt_whose_start_timed_out_is_adopted_when_its_paid_callback_comes(box: Box) -> None:
+    """The start request timed out, but Daraja had sent the prompt and the customer paid: the
+    callback (a reference the box never stored) is matched to the failed attempt by phone and
+    amount, verified with the gateway, and the customer is online; nothing else is adopted."""
+    box.gateway.start = TimeoutError("read timed out")
+    status = await box.buy()
+    assert (status.state, status.reason) == ("failed", "error")
+    box.gateway.succeed(KES20)
+
+    # not this one: another amount, another phone, or a callback saying it was not paid
+    assert (
+        await box.hotspot.payments.callback(report("ws_x1", amount=Money(5000, "KES"))) == "unknown_reference"
+    )
+    assert await box.hotspot.payments.callback(report("ws_x2", payer="254799999999")) == "unknown_reference"
+    unpaid = report("ws_x3", status=PaymentStatus.CANCELLED, receipt=None)
+    assert await box.hotspot.payments.callback(unpaid) == "unknown_reference"
+    assert (await payment_of(status.order_id))["state"] == "failed"
+
+    box.later(5)
+    assert await box.hotspot.payments.callback(report("ws_lost")) == "accepted"
+    await box.settle()
+    assert (await box.status(status.order_id)).state == "online"
+    payment = await payment_of(status.order_id)
+    assert (payment["state"], payment["reference"], payment["receipt"]) == (
+        "succeeded",
+        "ws_lost",
+        "TC17H2Q9XZ",
+    )
+    assert box.gateway.verifies[-1] == "ws_lost"  # believed only once the gateway agreed
+    assert len(await grants()) == 1
+    assert await box.hotspot.payments.callback(report("ws_lost")) == "duplicate"
+
+
+async def test_a_lost_start_is_not_adopted_after_the_prompt_would_have_expired(box: Box) -> None:
+    box.gateway.start = TimeoutError("read timed out")
+    status = await box.buy()
+    box.gateway.succeed(KES20)
+    box.later(box.hotspot.settings.payments.timeout_seconds + 1)
+    assert await box.hotspot.payments.callback(report("ws_late")) == "unknown_reference"
+    assert (await payment_of(status.order_id))["state"] == "failed"
+    assert await grants() == []
 
 
 async def test_verify_errors_are_retried_until_the_gateway_answers(box: Box) -> None:
@@ -336,6 +380,9 @@ async def test_buying_while_online_extends_the_same_grant(box: Box) -> None:
     assert grant["expires_at"] == expires + 86400
     assert (grant["down_bps"], grant["up_bps"]) == (10_000_000, 5_000_000)  # the better package's speed
     assert grant["bytes_total"] is None  # an uncapped grant stays uncapped
+    assert grant["devices"] == 2  # and its devices: two phones at once, on the router too
+    profile = box.router.users[grant["username"]]["profile"]
+    assert box.router.profiles[profile]["shared-users"] == "2"
     status = await box.status(second.order_id)
     assert status.state == "online" and status.remaining_seconds == int(expires + 86400 - box.clock.now)
     assert (await box.status(first.order_id)).state == "online"

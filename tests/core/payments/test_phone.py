@@ -34,6 +34,8 @@ def test_kenyan_mobile_numbers_are_normalised(typed: str, msisdn: str) -> None:
         "2547123456789",
         "07l2345678",
         "254212345678",
+        "\uff10\uff17\uff11\uff12345678",  # full-width 0712: digits to isdigit(), not to M-Pesa
+        "07123456\u00b2\u00b2",
     ],
 )
 def test_anything_else_is_refused_with_a_clear_message(bad: str) -> None:

@@ -259,6 +259,35 @@
     }
   });
 
+  // --- the modal keeps the keyboard -----------------------------------------------------------
+  // Tab and Shift+Tab cycle inside the open payment modal (aria-modal: the page behind is
+  // inert for screen readers, so focus must not wander there); Escape closes it.
+  var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), [tabindex="0"]';
+  document.addEventListener("keydown", function (event) {
+    var dialog = document.getElementById("pay-modal");
+    if (!dialog || dialog.hidden) return;
+    if (event.key === "Escape") {
+      var close = dialog.querySelector(".hs-modal-close");
+      if (close) close.click();
+      return;
+    }
+    if (event.key !== "Tab") return;
+    var items = Array.prototype.filter.call(dialog.querySelectorAll(FOCUSABLE), function (el) {
+      return el.offsetParent !== null;
+    });
+    if (!items.length) return;
+    var first = items[0];
+    var last = items[items.length - 1];
+    var inside = dialog.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
   // --- Alpine components -------------------------------------------------------------------
 
   document.addEventListener("alpine:init", function () {

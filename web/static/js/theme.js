@@ -11,6 +11,8 @@
   var media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
 
   function stored() {
+    var saved = root.getAttribute("data-theme-saved"); // the signed-in admin's choice (server)
+    if (saved === "light" || saved === "dark") return saved;
     try {
       var value = window.localStorage.getItem(KEY);
       return value === "light" || value === "dark" ? value : null;
@@ -65,7 +67,9 @@
     } catch (e) {
       /* not remembered, still applied */
     }
+    root.setAttribute("data-theme-saved", next);
     apply(next);
+    document.dispatchEvent(new CustomEvent("hotspot:theme", { detail: next })); // admin.js saves it
   });
 
   document.addEventListener("DOMContentLoaded", syncControls);

@@ -3,6 +3,7 @@
  * the network first, the cache only when the box is out of reach; an order's status and its
  * event stream are never cached. Precaching reuses what the first visit already downloaded. */
 "use strict";
+// hotspotCache (install, activate, cache-first) is appended when served: hotspot.http.pwa
 
 var CACHE = "hotspot-portal-__HOTSPOT_VERSION__";
 var BUSINESS = "__BUSINESS_NAME__"; // HTML-escaped by the server
@@ -49,77 +50,13 @@ function offlinePage(again) {
   });
 }
 
-self.addEventListener("install", function (event) {
-  event.waitUntil(
-    caches
-      .open(CACHE)
-      .then(function (cache) {
-        return Promise.all(
-          SHELL.map(function (url) {
-            // force-cache: take the copy the page just loaded instead of downloading it again.
-            return fetch(new Request(url, { cache: "force-cache", credentials: "same-origin" }))
-              .then(function (response) {
-                if (response.ok) return cache.put(url, response);
-              })
-              .catch(function () {});
-          })
-        );
-      })
-      .then(function () {
-        return self.skipWaiting();
-      })
-  );
-});
-
-self.addEventListener("activate", function (event) {
-  event.waitUntil(
-    caches
-      .keys()
-      .then(function (keys) {
-        return Promise.all(
-          keys
-            .filter(function (key) {
-              return key.indexOf("hotspot-portal-") === 0 && key !== CACHE;
-            })
-            .map(function (key) {
-              return caches.delete(key);
-            })
-        );
-      })
-      .then(function () {
-        return self.clients.claim();
-      })
-  );
-});
-
-function cacheFirst(request) {
-  return caches.match(request).then(function (hit) {
-    return (
-      hit ||
-      fetch(request).then(function (response) {
-        if (response.ok) {
-          var copy = response.clone();
-          caches.open(CACHE).then(function (cache) {
-            cache.put(request, copy);
-          });
-        }
-        return response;
-      })
-    );
-  });
-}
+var cache = hotspotCache(CACHE, "hotspot-portal-", SHELL);
 
 // `offline`: the page to retry when the box is out of reach (a navigation), else undefined.
 function networkFirst(request, keep, offline) {
   return fetch(request)
     .then(function (response) {
-      if (keep && response.ok) {
-        var copy = response.clone();
-        caches.open(CACHE).then(function (cache) {
-          cache.put(request, copy);
-        });
-      }
-      return response;
+      return keep ? cache.keep(request, response) : response;
     })
     .catch(function () {
       return caches.match(request).then(function (hit) {
@@ -141,7 +78,7 @@ self.addEventListener("fetch", function (event) {
   if (path === "/portal/sw.js") return;
 
   if (path.indexOf("/static/vendor/") === 0) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(cache.cacheFirst(request));
   } else if (path.indexOf("/static/") === 0 || path === "/api/v1/portal/packages") {
     event.respondWith(networkFirst(request, true));
   } else if (request.mode === "navigate") {
