@@ -221,7 +221,13 @@ async def time_page(settings: Any, cursor: str | None, repeat: int) -> None:
     """The sessions page through the whole app, as the owner's browser gets it."""
     app = create_app(settings)
     async with AsyncTestClient(app, base_url="http://bench.local") as client:
-        await app.state.hotspot.accounts.create_admin(username="owner", password=OWNER_PASSWORD, role="owner")
+        # On the app's own loop (the client runs it on a thread): a PostgreSQL pool is bound to it.
+        assert client.blocking_portal is not None
+        client.blocking_portal.call(
+            lambda: app.state.hotspot.accounts.create_admin(
+                username="owner", password=OWNER_PASSWORD, role="owner"
+            )
+        )
         login = await client.get("/admin/login", headers={"accept": "text/html"})
         token = _TOKEN.search(login.text)
         assert token is not None, "the login page has no CSRF token"
