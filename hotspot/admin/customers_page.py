@@ -25,7 +25,16 @@ from litestar.response import Redirect, Response, Template
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.customers import CustomerDetail, CustomerList, CustomerQueryError
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, redirect, text
+from hotspot.admin.web import (
+    flash,
+    form_data,
+    fragment_or_page,
+    hx_redirect,
+    keyset_list,
+    page,
+    redirect,
+    text,
+)
 from hotspot.billing.currencies import format_money
 from hotspot.billing.forms import parse_date
 from hotspot.customers.admin_api import MAX_BLOCK_DAYS
@@ -117,11 +126,6 @@ def _query(request: Request[Any, Any, Any]) -> Query:
     return Query(q, after)
 
 
-def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """An htmx call from this page (not a boosted navigation, which wants the page)."""
-    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
-
-
 def _listing(hotspot: Hotspot) -> CustomerList:
     return CustomerList(hotspot.db, hotspot.customers.blocks, clock=lambda: hotspot.customers.clock())
 
@@ -154,36 +158,18 @@ async def customers_page(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], principal: NamedDependency[Principal]
 ) -> Template:
     query = _query(request)
-    errors: dict[str, str] = {}
-    try:
-        result = await _listing(hotspot).page(query.q, query.after, PAGE_SIZE)
-        rows, next_cursor = result.rows, result.next_cursor
-    except CustomerQueryError as exc:
-        errors = {exc.field: str(exc)}
-        rows, next_cursor = [], None
-    context: dict[str, Any] = {
-        "query": query,
-        "rows": rows,
-        "next_link": query.link(after=next_cursor) if next_cursor else None,
-        "errors": errors,
-        "number": _number(query.q),
-        "money": _money,
-        "tz": hotspot.settings.business.timezone,
-    }
-    status = 400 if errors else 200
-    if _wants_fragment(request):
-        template = "admin/_customer_rows.html" if query.after else "admin/_customers_list.html"
-        response = fragment(request, template, **context)
-        response.status_code = status
-        return response
-    return page(
+    return await keyset_list(
         request,
-        "admin/customers.html",
+        query=query,
+        fetch=lambda: _listing(hotspot).page(query.q, query.after, PAGE_SIZE),
+        refused=CustomerQueryError,
+        templates=("admin/customers.html", "admin/_customers_list.html", "admin/_customer_rows.html"),
         principal=principal,
         active="customers",
         title="Customers",
-        status_code=status,
-        **context,
+        number=_number(query.q),
+        money=_money,
+        tz=hotspot.settings.business.timezone,
     )
 
 
@@ -270,12 +256,9 @@ def _block_form(
         "max_reason": MAX_REASON,
         "home": _home(phone),
     }
-    if _wants_fragment(request):
-        response = fragment(request, "admin/_customer_block.html", **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        "admin/_customer_block.html",
         "admin/customer_block.html",
         principal=principal,
         active="customers",

@@ -22,7 +22,14 @@ from piccolo.query.functions.aggregate import Count
 
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, text
+from hotspot.admin.web import (
+    flash,
+    form_data,
+    fragment_or_page,
+    hx_redirect,
+    page,
+    text,
+)
 from hotspot.billing.catalog import PackageNameTaken, PackageNotFound, PackageView
 from hotspot.billing.currencies import format_money
 from hotspot.billing.forms import FormErrors, PackageForm, form_currencies, parse_package
@@ -32,15 +39,10 @@ from hotspot.portal.format import format_bytes, format_speed
 from hotspot.runtime import Hotspot
 from hotspot.vouchers.tables import VoucherBatch
 
-__all__ = ["PACKAGES_HANDLERS", "PackageRow", "form_page", "package_record", "wants_fragment"]
+__all__ = ["PACKAGES_HANDLERS", "PackageRow", "form_page", "package_record"]
 
 LIST = "/admin/packages"
 FMT = {"bytes": format_bytes, "speed": format_speed, "money": format_money}
-
-
-def wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """An htmx call from the page (a modal's content), not a boosted navigation wanting the page."""
-    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
 
 
 def form_page(
@@ -56,12 +58,9 @@ def form_page(
 ) -> Template:
     """A create/edit form: the modal's content for htmx, else a page of its own around it (no
     JavaScript, a link opened in a new tab, or a form posted without htmx)."""
-    if wants_fragment(request):
-        response = fragment(request, template, back=back, **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        template,
         "admin/catalog_form.html",
         principal=principal,
         active=active,

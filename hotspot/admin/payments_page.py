@@ -22,7 +22,7 @@ from litestar.response import Redirect, Response, Template
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.payments import PaymentFilter, PaymentList, PaymentQueryError, PaymentRow
-from hotspot.admin.web import flash, fragment, hx_redirect, page
+from hotspot.admin.web import flash, hx_redirect, keyset_list, page
 from hotspot.billing.currencies import format_money
 from hotspot.contracts import Money
 from hotspot.http.client import client_ip
@@ -74,10 +74,6 @@ def _query(request: Request[Any, Any, Any]) -> Query:
     )
 
 
-def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
-
-
 def _listing(hotspot: Hotspot) -> PaymentList:
     return PaymentList(hotspot.db, hotspot.payments)
 
@@ -87,37 +83,19 @@ async def payments_page(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], principal: NamedDependency[Principal]
 ) -> Template:
     query = _query(request)
-    errors: dict[str, str] = {}
-    try:
-        result = await _listing(hotspot).page(query.filters, query.after, PAGE_SIZE)
-        rows, next_cursor = result.rows, result.next_cursor
-    except PaymentQueryError as exc:
-        errors = {exc.field: str(exc)}
-        rows, next_cursor = [], None
-    context: dict[str, Any] = {
-        "query": query,
-        "rows": rows,
-        "next_link": query.link(after=next_cursor) if next_cursor else None,
-        "errors": errors,
-        "money": money,
-        "tz": hotspot.settings.business.timezone,
-    }
-    status = 400 if errors else 200
-    if _wants_fragment(request):
-        template = "admin/_payment_rows.html" if query.after else "admin/_payments_list.html"
-        response = fragment(request, template, **context)
-        response.status_code = status
-        return response
-    return page(
+    return await keyset_list(
         request,
-        "admin/payments.html",
+        query=query,
+        fetch=lambda: _listing(hotspot).page(query.filters, query.after, PAGE_SIZE),
+        refused=PaymentQueryError,
+        templates=("admin/payments.html", "admin/_payments_list.html", "admin/_payment_rows.html"),
         principal=principal,
         active="payments",
         title="Payments",
-        status_code=status,
+        money=money,
+        tz=hotspot.settings.business.timezone,
         states=STATES,
         gateways=sorted(hotspot.payments.gateways),
-        **context,
     )
 
 

@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.changes import NotApplied, apply_saved, save_settings
-from hotspot.admin.packages_page import form_page, wants_fragment
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, text, values
+from hotspot.admin.packages_page import form_page
+from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, text, values, wants_fragment
 from hotspot.billing.catalog import PackageView
 from hotspot.billing.currencies import format_money
 from hotspot.billing.discounts import DiscountRule, day_bounds

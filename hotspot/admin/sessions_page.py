@@ -23,7 +23,17 @@ from hotspot.access.grants import GrantNotFound
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.sessions import SessionFilter, SessionQueryError, Sessions
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, safe_next, text
+from hotspot.admin.web import (
+    flash,
+    form_data,
+    fragment,
+    fragment_or_page,
+    hx_redirect,
+    page,
+    safe_next,
+    text,
+    wants_fragment,
+)
 from hotspot.config._units import parse_rate
 from hotspot.errors import HotspotError
 from hotspot.http.client import client_ip
@@ -146,11 +156,6 @@ def _query(request: Request[Any, Any, Any]) -> Query:
     )
 
 
-def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """An htmx call from this page (not a boosted navigation, which wants the page)."""
-    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
-
-
 @get("/admin/sessions", include_in_schema=False, cache=False, guards=[requires("sessions.read")])
 async def sessions_page(
     request: Request[Any, Any, Any], hotspot: NamedDependency[Hotspot], principal: NamedDependency[Principal]
@@ -176,9 +181,9 @@ async def sessions_page(
         "tz": hotspot.settings.business.timezone,
     }
     status = 400 if error else 200
-    if _wants_fragment(request) and query.after:
+    if wants_fragment(request) and query.after:
         return fragment(request, "admin/_session_rows.html", **context)
-    if _wants_fragment(request):
+    if wants_fragment(request):
         response = fragment(request, "admin/_sessions_list.html", **context)
         response.status_code = status
         return response
@@ -233,12 +238,9 @@ def _form_response(
         "time_units": TIME_UNITS,
         "data_units": DATA_UNITS,
     }
-    if _wants_fragment(request):
-        response = fragment(request, "admin/_session_action.html", **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        "admin/_session_action.html",
         "admin/session_action.html",
         principal=principal,
         active="sessions",

@@ -39,7 +39,19 @@ from hotspot.admin.vouchers import (
     RedeemLog,
     code_of,
 )
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, redirect, safe_next, text
+from hotspot.admin.web import (
+    flash,
+    form_data,
+    fragment,
+    fragment_or_page,
+    hx_redirect,
+    keyset_list,
+    page,
+    redirect,
+    safe_next,
+    text,
+    wants_fragment,
+)
 from hotspot.billing import format_money
 from hotspot.billing.forms import parse_count, parse_date
 from hotspot.http.client import client_ip
@@ -191,11 +203,6 @@ def mask(display: str, prefix: str = "") -> str:
     return prefix + "".join(out)
 
 
-def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
-    """An htmx call from this page (not a boosted navigation, which wants the page)."""
-    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
-
-
 def _one(request: Request[Any, Any, Any], name: str, size: int = 64) -> str | None:
     value = (request.query_params.get(name) or "").strip()[:size]
     return value or None
@@ -303,12 +310,9 @@ async def _new_form(
             "max_devices": MAX_DEVICES,
         },
     }
-    if _wants_fragment(request):
-        response = fragment(request, "admin/_voucher_new.html", **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        "admin/_voucher_new.html",
         "admin/voucher_action.html",
         principal=principal,
         active="vouchers",
@@ -353,7 +357,7 @@ async def vouchers_page(
         "tz": hotspot.settings.business.timezone,
     }
     status = 400 if "before" in errors or errors.get("code", "").startswith("Voucher codes") else 200
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template = "admin/_voucher_batch_rows.html" if query.before else "admin/_voucher_batches.html"
         response = fragment(request, template, **context)
         response.status_code = status
@@ -454,7 +458,7 @@ async def batch_page(
         "tz": hotspot.settings.business.timezone,
     }
     status = 400 if errors else 200
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template = "admin/_voucher_rows.html" if after_raw else "admin/_voucher_list.html"
         response = fragment(request, template, **context)
         response.status_code = status
@@ -585,12 +589,9 @@ async def _revoke_form(
         "errors": errors or {},
         "state_style": STATE_STYLE,
     }
-    if _wants_fragment(request):
-        response = fragment(request, "admin/_voucher_revoke.html", **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        "admin/_voucher_revoke.html",
         "admin/voucher_action.html",
         principal=principal,
         active="vouchers",
@@ -772,38 +773,24 @@ async def log_page(
         ),
         _one(request, "after", 20),
     )
-    errors: dict[str, str] = {}
-    try:
-        result = await RedeemLog().page(query.filters, query.after, PAGE_SIZE)
-        rows, next_cursor = result.rows, result.next_cursor
-    except AttemptQueryError as exc:
-        errors = {exc.field: str(exc)}
-        rows, next_cursor = [], None
-    context: dict[str, Any] = {
-        "query": query,
-        "rows": rows,
-        "next_link": query.link(after=next_cursor) if next_cursor else None,
-        "errors": errors,
-        "can_write": can_write,
-        "mask": mask,
-        "tz": hotspot.settings.business.timezone,
-    }
-    status = 400 if errors else 200
-    if _wants_fragment(request):
-        template = "admin/_voucher_attempt_rows.html" if query.after else "admin/_voucher_attempts.html"
-        response = fragment(request, template, **context)
-        response.status_code = status
-        return response
-    return page(
+    return await keyset_list(
         request,
-        "admin/voucher_log.html",
+        query=query,
+        fetch=lambda: RedeemLog().page(query.filters, query.after, PAGE_SIZE),
+        refused=AttemptQueryError,
+        templates=(
+            "admin/voucher_log.html",
+            "admin/_voucher_attempts.html",
+            "admin/_voucher_attempt_rows.html",
+        ),
         principal=principal,
         active="vouchers",
         title="Voucher redeem log",
-        status_code=status,
+        can_write=can_write,
+        mask=mask,
+        tz=hotspot.settings.business.timezone,
         outcomes=OUTCOMES,
         reasons=REASONS,
-        **context,
     )
 
 

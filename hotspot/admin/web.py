@@ -8,10 +8,10 @@ permission.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -36,12 +36,15 @@ __all__ = [
     "flash",
     "form_data",
     "fragment",
+    "fragment_or_page",
     "hx_redirect",
+    "keyset_list",
     "page",
     "page_exception_handlers",
     "redirect",
     "safe_next",
     "visible_nav",
+    "wants_fragment",
 ]
 
 NO_STORE = CacheControlHeader(no_store=True)
@@ -289,11 +292,97 @@ def duration(seconds: int | float | None) -> str:
 TEMPLATE_FILTERS = {"when": when, "ago": ago, "duration": duration}
 
 
-def fragment(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
+def fragment(
+    request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any
+) -> Template:
     """A piece of a page for htmx to swap in (no shell, and flash messages stay for the next page)."""
     return Template(
         template_name=template,
         context={"request_id": request_id(request), **context},
         headers={"Cache-Control": "no-store", "Vary": "HX-Request"},
         media_type=MediaType.HTML,
+        status_code=status_code,
+    )
+
+
+def fragment_or_page(
+    request: Request[Any, Any, Any],
+    fragment_template: str,
+    page_template: str,
+    *,
+    principal: Principal,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """The same URL answers htmx with the piece it swaps in (a modal's content, a list) and a
+    browser without JavaScript, or a link opened in a new tab, with the whole page around it."""
+    if wants_fragment(request):
+        context.pop("active", None)
+        context.pop("title", None)
+        return fragment(request, fragment_template, status_code=status_code, **context)
+    return page(request, page_template, principal=principal, status_code=status_code, **context)
+
+
+# --- keyset lists (payments, customers, the redeem log, ...) ----------------------------------
+
+
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    """An htmx call from the page itself (not a boosted navigation, which wants the whole page)."""
+    return bool(request.headers.get("hx-request")) and not request.headers.get("hx-boosted")
+
+
+class ListQuery(Protocol):
+    @property
+    def after(self) -> Any: ...
+
+    def link(self, *, after: Any) -> str: ...
+
+
+class ListPage(Protocol):
+    @property
+    def rows(self) -> Sequence[Any]: ...
+
+    @property
+    def next_cursor(self) -> Any: ...
+
+
+async def keyset_list(
+    request: Request[Any, Any, Any],
+    *,
+    query: ListQuery,
+    fetch: Callable[[], Awaitable[ListPage]],
+    refused: type[Exception],
+    templates: tuple[str, str, str],
+    principal: Principal,
+    active: str,
+    title: str,
+    **context: Any,
+) -> Template:
+    """A filtered list paged by keyset, as a whole page, the list alone (htmx: new filters) or
+    its next rows ("Load more"). `templates`: (page, list, rows). A bad filter or cursor (the
+    `refused` exception, naming its `field`) is shown on the form with a 400, never a 500."""
+    errors: dict[str, str] = {}
+    rows: Sequence[Any] = []
+    next_cursor: Any = None
+    try:
+        result = await fetch()
+        rows, next_cursor = result.rows, result.next_cursor
+    except refused as exc:
+        errors = {str(getattr(exc, "field", "") or "q"): str(exc)}
+    context.update(
+        query=query,
+        rows=rows,
+        next_link=query.link(after=next_cursor) if next_cursor else None,
+        errors=errors,
+    )
+    whole, listing, more = templates
+    return fragment_or_page(
+        request,
+        more if query.after else listing,
+        whole,
+        principal=principal,
+        active=active,
+        title=title,
+        status_code=400 if errors else 200,
+        **context,
     )
