@@ -80,6 +80,7 @@ class Landing:
         self._cookie_name = session_cookie.encode("latin-1")
         self._drawn: _Drawn | None = None
         self._renditions: dict[int, Rendition | None] = {}  # None: this page cannot be drawn
+        self._inputs: tuple[Any, ...] | None = None  # what the renditions were last checked against
         self.served = 0  # landings answered from the rendition (for tests and curiosity)
 
     def close(self) -> None:
@@ -144,6 +145,19 @@ class Landing:
         engine: TemplateEngineProtocol[Any, Any] | None = scope["app"].template_engine
         if engine is None:
             return None
+        # The catalog hands out the same list until it changes (or its cache expires): while it
+        # does, with the same settings and templates, what is drawn is what was drawn.
+        inputs = (await self.hotspot.catalog.visible(), self.hotspot.settings, engine)
+        last = self._inputs
+        if (
+            last is not None
+            and inputs[0] is last[0]
+            and inputs[1] is last[1]
+            and inputs[2] is last[2]
+            and id_length in self._renditions
+        ):
+            return self._renditions[id_length]
+        self._inputs = inputs
         offers = tuple(await self.hotspot.checkout.packages())
         options = await portal_options(self.hotspot)  # a currency price added: the picker appears
         env_globals: Mapping[str, Any] = getattr(getattr(engine, "engine", None), "globals", {})
