@@ -34,7 +34,7 @@ from hotspot.admin.plugin_setup import (
     plugin_steps,
 )
 from hotspot.admin.router_form import close_probe
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, text
+from hotspot.admin.web import flash, form_data, fragment, fragment_or_page, hx_redirect, page, text
 from hotspot.config import PluginSettings, seal_secrets, secret_key, settings_box
 from hotspot.errors import HotspotError
 from hotspot.http.client import client_ip
@@ -171,12 +171,9 @@ async def _config_response(
         "result": result,
         "source": hotspot.settings.source,
     }
-    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
-        response = fragment(request, "admin/_plugin_form.html", **context)
-        response.status_code = status_code
-        return response
-    return page(
+    return fragment_or_page(
         request,
+        "admin/_plugin_form.html",
         "admin/plugin_config.html",
         principal=principal,
         active="plugins",
@@ -290,8 +287,13 @@ async def test_plugin(
     errors = await _check(hotspot, plugin, posted, enabled=True)
     result = _verdict(errors, f"{name} accepted these settings.")
     if request.headers.get("hx-request"):
-        response = fragment(request, "setup/_plugin_result.html", result=result, errors=errors)
-        response.status_code = 200 if not errors else 400
+        response = fragment(
+            request,
+            "setup/_plugin_result.html",
+            status_code=400 if errors else 200,
+            result=result,
+            errors=errors,
+        )
         return response
     return await _config_response(
         request,

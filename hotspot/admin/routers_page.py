@@ -29,7 +29,7 @@ from hotspot.accounts.principal import Principal
 from hotspot.admin.changes import NotApplied, apply_saved, save_settings
 from hotspot.admin.router_form import check_router, parse_router_form, router_result, router_settings
 from hotspot.admin.sessions import Sessions
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, redirect, text
+from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, redirect, text, wants_fragment
 from hotspot.config import RouterSettings
 from hotspot.contracts import Health
 from hotspot.errors import HotspotError
@@ -250,10 +250,8 @@ async def _form_response(
             "attribution": OSM_ATTRIBUTION if "openstreetmap" in tile_url else "",
         },
     }
-    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
-        response = fragment(request, "admin/_router_form.html", **context)
-        response.status_code = status_code
-        return response
+    if wants_fragment(request):  # swapped into the page, which already carries the map's CSP
+        return fragment(request, "admin/_router_form.html", status_code=status_code, **context)
     response = page(
         request,
         "admin/router_edit.html",

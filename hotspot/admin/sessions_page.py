@@ -184,9 +184,7 @@ async def sessions_page(
     if wants_fragment(request) and query.after:
         return fragment(request, "admin/_session_rows.html", **context)
     if wants_fragment(request):
-        response = fragment(request, "admin/_sessions_list.html", **context)
-        response.status_code = status
-        return response
+        return fragment(request, "admin/_sessions_list.html", status_code=status, **context)
     packages = sorted({p.name for p in await hotspot.catalog.all()})
     return page(
         request,

@@ -359,9 +359,7 @@ async def vouchers_page(
     status = 400 if "before" in errors or errors.get("code", "").startswith("Voucher codes") else 200
     if wants_fragment(request):
         template = "admin/_voucher_batch_rows.html" if query.before else "admin/_voucher_batches.html"
-        response = fragment(request, template, **context)
-        response.status_code = status
-        return response
+        return fragment(request, template, status_code=status, **context)
     return page(
         request,
         "admin/vouchers.html",
@@ -460,9 +458,7 @@ async def batch_page(
     status = 400 if errors else 200
     if wants_fragment(request):
         template = "admin/_voucher_rows.html" if after_raw else "admin/_voucher_list.html"
-        response = fragment(request, template, **context)
-        response.status_code = status
-        return response
+        return fragment(request, template, status_code=status, **context)
     token = _one(request, "issued", 64)
     issued = await _issued(hotspot, principal, batch_id, token) if can_write else None
     return page(
