@@ -30,20 +30,16 @@ from hotspot.billing.currencies import Currencies, format_money, round_down
 from hotspot.billing.discounts import AppliedDiscount, Discounts, PaidPurchases
 from hotspot.billing.promos import PromoGuard, PromoRefused, Promos, PromoView
 from hotspot.contracts import Money
-from hotspot.errors import HotspotError
+from hotspot.errors import Refused
 
 __all__ = ["AppliedPromo", "Pricing", "PricingError", "Quote"]
 
 
-class PricingError(HotspotError):
+class PricingError(Refused):
     """No price can be given: `field` names the input to fix; `reason` is a promo's REASONS code."""
 
     def __init__(self, message: str, *, field: str, status_code: int = 400, reason: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status_code = status_code
-        self.reason = reason
+        super().__init__(message, reason=reason, field=field, status_code=status_code)
 
 
 @dataclass(frozen=True)
