@@ -6,16 +6,17 @@ in). The target: the landing page serves at least 0.5x the requests/s of a bare 
 page on the same ASGI server, in the same run.
 
 How: the real app (`create_app` through `hotspot serve`, i.e. granian, one worker; or uvicorn with
-the same factory, one worker) on the embedded defaults (SQLite in a temporary data dir,
-in-process stores), with the two packages of config.example.yaml seeded from the config's
-`packages:`, no plugins enabled (no routers, no gateway), and `rate_limit.enabled: false` (wrk
-from one address would hit the per-IP limit at once); logging stays at its default (INFO: one
-line per request, written to a discarded stderr). The bare page is `hello_app()` below,
-served by the same server the same way. Both servers run side by side (one idle while the other
-is loaded); each is warmed up with wrk (--warmup seconds, not counted), then they are loaded in
-turn, hello then portal, --rounds times, with `wrk -t2 -c32 -d10s` (--threads, --connections,
---seconds). Alternating keeps a change in the machine's background load from landing on one app
-only; the verdict compares the mean req/s of each over the rounds.
+the same factory, one worker) on the embedded defaults (SQLite in a temporary data dir, in-process
+stores), with the two packages of config.example.yaml seeded from the config's `packages:`, no
+plugins enabled (no routers, no gateway), and `rate_limit.enabled: false` (a landing is not
+counted by the per-IP limit, but wrk sends everything from one address: a request the landing
+passed on would soon be a 429); logging stays at its default, INFO, where a successful read's
+request line is DEBUG (hotspot.http.request_id): a landing writes no line. The bare page is
+`hello_app()` below, served by the same server the same way. Both servers run side by side (one
+idle while the other is loaded); each is warmed up with wrk (--warmup seconds, not counted), then
+they are loaded in turn, hello then portal, --rounds times, with `wrk -t2 -c32 -d10s` (--threads,
+--connections, --seconds). Alternating keeps a change in the machine's background load from
+landing on one app only; the verdict compares the mean req/s of each over the rounds.
 
 Both apps get the same requests from one wrk Lua script: the router's query string with a
 distinct MAC and IP per request (--fixed-mac: one device for all), and `Accept-Encoding: gzip` as

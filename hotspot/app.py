@@ -40,7 +40,7 @@ from hotspot.http.security import SecurityHeadersMiddleware
 from hotspot.logs import configure_logging
 from hotspot.plugins import InstalledPlugin, discover, load_plugins, settings_models
 from hotspot.portal import PORTAL_HANDLERS, SKIP_COMPRESSION, PortalApi
-from hotspot.portal.landing import landing_middleware
+from hotspot.portal.landing import Landing, PortalLanding, session_cookie_of
 from hotspot.runtime import Carried, Hotspot
 from hotspot.vouchers.admin_api import VoucherAdminApi
 from hotspot.vouchers.api import VoucherPortalApi
@@ -100,7 +100,7 @@ def create_app(
         renew_on_access=True,
         exclude=SESSIONLESS,
     ).middleware
-    landing, portal_landing = landing_middleware(hotspot, sessions)
+    landing = Landing(hotspot, session_cookie_of(sessions), hsts=settings.server.behind_tls)
     app = Litestar(
         route_handlers=[
             home,
@@ -130,7 +130,6 @@ def create_app(
         guards=[closed_unless_guarded],  # a route with no permission under /admin, /setup, /api/v1: 403
         plugins=[hotspot.channels],
         stores=hotspot.stores,
-        # The rate limit first; new phones' landing page (hotspot.portal.landing) before sessions.
         middleware=[
             *(
                 [
@@ -144,7 +143,6 @@ def create_app(
                 if settings.rate_limit.enabled
                 else []
             ),
-            portal_landing,
             sessions,
         ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
@@ -169,9 +167,10 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-    # Outermost, around Litestar's exception handling, so 404s and 500s get an id and headers too.
+    # Outermost, around Litestar's exception handling, so 404s and 500s get an id and headers too;
+    # new phones' landing page (hotspot.portal.landing) in front of routing, sessions, rate limit.
     app.asgi_handler = RequestIdMiddleware(
-        SecurityHeadersMiddleware(app.asgi_handler, hsts=settings.server.behind_tls)
+        PortalLanding(SecurityHeadersMiddleware(app.asgi_handler, hsts=settings.server.behind_tls), landing)
     )
     app.state.hotspot = hotspot
     app.state.portal_landing = landing

@@ -108,7 +108,8 @@ class BatchedStderrHandler(logging.StreamHandler[TextIO]):
                 if record.levelno >= logging.WARNING:
                     self.stream.flush()
                     return
-            self._waiting.set()
+            if not self._waiting.is_set():  # set() takes the event's lock and notifies: not per line
+                self._waiting.set()
             if self._flusher_pid != os.getpid():
                 self._start_flusher()
         except RecursionError:

@@ -1,4 +1,11 @@
-"""Give every request an id (kept from X-Request-ID when nginx sent a sane one) and log it."""
+"""Give every request an id (kept from X-Request-ID when nginx sent a sane one) and log it.
+
+The request line's level says what it is worth: a server error WARNING, a refused request or
+anything that may change state (POST, PUT, PATCH, DELETE) INFO, a successful read DEBUG. Reads
+are most of the traffic (every phone's portal page, its status polls, static files): at INFO
+they would bury the lines that matter, and cost a busy portal a tenth of its throughput. The
+appliance's nginx keeps an access log of every request; `logging.level: DEBUG` shows them here.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from hotspot.logs import request_id_var
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["RequestIdMiddleware", "line_level"]
 
 log = logging.getLogger("hotspot.http")
 _SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -47,12 +54,27 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "%s %s %s %.1fms",
-                http["method"],
-                http["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-                extra={"status": status, "path": http["path"], "method": http["method"]},
-            )
+            level = line_level(http["method"], status)
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "%s %s %s %.1fms",
+                    http["method"],
+                    http["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    extra={"status": status, "path": http["path"], "method": http["method"]},
+                )
             request_id_var.reset(token)
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def line_level(method: str, status: int) -> int:
+    """The request line's level (see the module docstring)."""
+    if status >= 500:
+        return logging.WARNING
+    if status >= 400 or method not in _READS:
+        return logging.INFO
+    return logging.DEBUG

@@ -37,6 +37,8 @@ PLACEHOLDER_BYTES = "\x01\x02\x03\x04"
 _PLACEHOLDER = re.compile(rb"[\x01-\x04]+")
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, mtime 0, max compression
 _MAX_STORED = 0xFFFF
+_STORED_HEADER = struct.Struct("<BHH").pack  # a final-bit-clear stored block: 0, LEN, NLEN
+_TRAILER = struct.Struct("<II").pack  # gzip's CRC-32 and ISIZE
 
 
 class RenditionError(ValueError):
@@ -78,17 +80,9 @@ class _Shift:
             for k in range(4)
         ]
 
-    def _z(self, register: int) -> int:
-        t0, t1, t2, t3 = self._tables
-        return (
-            t0[register & 0xFF]
-            ^ t1[(register >> 8) & 0xFF]
-            ^ t2[(register >> 16) & 0xFF]
-            ^ t3[register >> 24]
-        )
-
     def __call__(self, crc: int, crc_of_next: int) -> int:
-        return self._z(crc) ^ crc_of_next
+        t0, t1, t2, t3 = self._tables
+        return t0[crc & 0xFF] ^ t1[(crc >> 8) & 0xFF] ^ t2[(crc >> 16) & 0xFF] ^ t3[crc >> 24] ^ crc_of_next
 
 
 @lru_cache(maxsize=64)
@@ -106,6 +100,7 @@ class Rendition:
     holes: tuple[Hole, ...]
     crcs: tuple[int, ...]  # crc32 of each piece
     shifts: tuple[_Shift, ...]  # per hole: shifts a CRC over the piece that follows it
+    size: int  # bytes of the page outside its holes
 
     @classmethod
     def build(cls, page: str, holes: Mapping[str, Hole]) -> Rendition:
@@ -139,6 +134,7 @@ class Rendition:
             tuple(order),
             tuple(zlib.crc32(piece) for piece in pieces),
             tuple(_shift(len(piece)) for piece in pieces[1:]),
+            sum(len(piece) for piece in pieces),
         )
 
     def _filled(self, values: Mapping[str, bytes]) -> list[bytes]:
@@ -155,8 +151,7 @@ class Rendition:
         filled = self._filled(values)
         parts = [self.pieces[0]]
         for value, piece in zip(filled, self.pieces[1:], strict=True):
-            parts.append(value)
-            parts.append(piece)
+            parts += (value, piece)
         return b"".join(parts)
 
     def gzip(self, values: Mapping[str, bytes]) -> bytes:
@@ -164,11 +159,12 @@ class Rendition:
         filled = self._filled(values)
         parts = [_GZIP_HEADER, self.deflated[0]]
         crc = self.crcs[0]
-        size = len(self.pieces[0])
-        for i, value in enumerate(filled):
-            parts.append(b"\x00" + struct.pack("<HH", len(value), len(value) ^ 0xFFFF) + value)
-            parts.append(self.deflated[i + 1])
-            crc = self.shifts[i](zlib.crc32(value, crc), self.crcs[i + 1])
-            size += len(value) + len(self.pieces[i + 1])
-        parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        size = self.size
+        for value, deflated, crc_of_next, shift in zip(
+            filled, self.deflated[1:], self.crcs[1:], self.shifts, strict=True
+        ):
+            parts += (_STORED_HEADER(0, len(value), len(value) ^ 0xFFFF), value, deflated)
+            crc = shift(zlib.crc32(value, crc), crc_of_next)
+            size += len(value)
+        parts.append(_TRAILER(crc, size & 0xFFFFFFFF))
         return b"".join(parts)

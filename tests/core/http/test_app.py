@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from hotspot.app import create_app
 from hotspot.config import Settings
 from hotspot.contracts import Health
+from hotspot.http.request_id import line_level
 from hotspot.http.security import CSP
 from hotspot.logs import JsonFormatter, request_id_var
 
@@ -102,6 +103,24 @@ async def test_unknown_path_json_error_shape_and_request_id(client: AsyncTestCli
             "request_id": request_id,
         }
     }
+
+
+async def test_request_lines_are_logged_at_what_they_are_worth(
+    client: AsyncTestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="hotspot.http"):
+        await client.get("/healthz")
+        await client.get("/api/v1/nothing-here")
+        await client.post("/api/v1/portal/orders", json={})
+    records = [r for r in caplog.records if r.name == "hotspot.http"]
+    lines = {r.getMessage().rsplit(" ", 1)[0]: r.levelname for r in records}
+    assert lines == {
+        "GET /healthz 200": "DEBUG",  # a successful read: nginx's access log has it
+        "GET /api/v1/nothing-here 404": "INFO",
+        "POST /api/v1/portal/orders 400": "INFO",
+    }
+    assert line_level("GET", 503) == line_level("POST", 500) == logging.WARNING
+    assert line_level("DELETE", 204) == logging.INFO and line_level("HEAD", 304) == logging.DEBUG
 
 
 async def test_browser_gets_the_error_page_without_a_traceback(client: AsyncTestClient[Litestar]) -> None:

@@ -233,11 +233,38 @@ def test_query_parsing_matches_litestars() -> None:
     assert parse_query(urlencode(REDIRECT).encode()) == REDIRECT
 
 
-async def test_landings_count_towards_the_rate_limit(portal_factory: AppFactory) -> None:
+async def test_landings_are_not_counted_by_the_rate_limit_but_the_rest_is(portal_factory: AppFactory) -> None:
+    """The landing is served as a static file is: many phones may share one address."""
     client = await portal_factory(rate_limit={"enabled": True, "per_minute": 3})
-    codes = [(await client.get("/portal", params=REDIRECT)).status_code for _ in range(4)]
+    landings = [(await client.get("/portal", params=REDIRECT)).status_code for _ in range(5)]
+    assert landings == [200] * 5 and landing_of(client).served == 5
+    # A page the handler renders (a router error to show) is counted, and so is the API.
+    codes = [(await client.get("/portal", params={**REDIRECT, "error": "x"})).status_code for _ in range(3)]
+    codes.append((await client.get("/api/v1/portal/packages")).status_code)
     assert codes == [200, 200, 200, 429]
-    assert landing_of(client).served == 3
+    assert landing_of(client).served == 5
+
+
+async def test_the_landing_sends_the_security_headers_hsts_behind_tls(portal_factory: AppFactory) -> None:
+    client = await portal_factory(server={"behind_tls": True})
+    response = await client.get("/portal", params=REDIRECT)
+    assert landing_of(client).served == 1
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_a_failing_read_hands_the_request_to_the_page_handler(
+    portal: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(mac: str) -> bool:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(landing_of(portal).devices, "has_any", broken)
+    response = await portal.get("/portal", params=REDIRECT)
+    assert response.status_code == 200 and BeautifulSoup(response.text, "html.parser").select(".hs-pkg")
+    assert landing_of(portal).served == 0
+    assert "could not be served from its rendition" in caplog.text
 
 
 async def test_a_page_that_cannot_be_drawn_is_rendered_per_request(
