@@ -22,6 +22,7 @@ the length of the request id. A scanned voucher (`?voucher=`) or another currenc
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.template import TemplateEngineProtocol
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from hotspot.http.security import security_headers
 from hotspot.payments.checkout import PackageOffer
@@ -61,6 +62,7 @@ REF = 8  # the footer shows the request id's first 8 characters (portal/layout.h
 _REF_HOLE = Hole("ref", "\x02" * REF)
 _INPUTS_HOLE = Hole("router_inputs", "\x03", fixed=False)
 _NO_INPUTS = b""
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")  # drawn into the page as it is: nothing to escape
 _PAGE_HEADERS = [(b"cache-control", b"no-store"), (b"content-type", b"text/html; charset=utf-8")]
 _GZIP_HEADERS = [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
 
@@ -139,8 +141,8 @@ class Landing:
             return None  # shown on the page: rare enough to render
         if redirect is not None and redirect.mac and await self.devices.has_any(redirect.mac):
             return None
-        if escape(request_id) != request_id:
-            return None  # never: the request id middleware lets only [A-Za-z0-9._-] through
+        if not _SAFE_ID.fullmatch(request_id):
+            return None  # never: the request id middleware lets only these through
         rendition = await self._rendition(scope, len(request_id))
         if rendition is None:
             return None
@@ -217,7 +219,11 @@ def parse_query(raw: bytes) -> dict[str, str]:
         if not part:
             continue
         name, _, value = part.partition("=")
-        query[_unquote(name)] = _unquote(value)
+        if "%" in name or "+" in name:
+            name = _unquote(name)
+        if "%" in value or "+" in value:
+            value = _unquote(value)
+        query[name] = value
     return query
 
 
@@ -228,8 +234,7 @@ _ASCII_ESCAPES = {spelling: chr(code) for code in range(128) for spelling in (f"
 def _unquote(text: str) -> str:
     """parse_qsl's `unquote(text.replace("+", " "))`; urllib itself only for what is not ASCII
     (an escaped UTF-8 sequence) or not an escape at all (a stray "%")."""
-    if "+" in text:
-        text = text.replace("+", " ")
+    text = text.replace("+", " ")
     if "%" not in text:
         return text
     head, *chunks = text.split("%")

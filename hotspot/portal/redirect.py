@@ -177,7 +177,7 @@ def parse_redirect(query: Mapping[str, str]) -> RouterRedirect:
 
     chap_id, chap_challenge = _chap(get("chap-id"), get("chap-challenge"))
     username = get("username")
-    names = {key: get(key) for key in ("server-name", "identity", "router")}
+    server_name, identity, router = (_name(get(key)) for key in ("server-name", "identity", "router"))
     return RouterRedirect(
         mac=normalize_mac(get("mac")),
         ip=parse_ip(get("ip")),
@@ -188,11 +188,15 @@ def parse_redirect(query: Mapping[str, str]) -> RouterRedirect:
         error=_text(get("error"), 200),
         chap_id=chap_id,
         chap_challenge=chap_challenge,
-        **{
-            key.replace("-", "_"): value.strip() if value and _NAME.match(value.strip()) else None
-            for key, value in names.items()
-        },
+        server_name=server_name,
+        identity=identity,
+        router=router,
     )
+
+
+def _name(value: str | None) -> str | None:
+    """A router's or hotspot server's name, as RouterOS allows them."""
+    return value.strip() if value and _NAME.match(value.strip()) else None
 
 
 def has_redirect_params(query: Mapping[str, str]) -> bool:
