@@ -1,7 +1,7 @@
 """Grants: access that reaches a router even when the router is not reachable right now.
 
-Every change to a grant is written first (a new `version`), then a durable job applies it to
-a router and records `applied_version`. A router that is down fails the job; the job is
+Every change to a grant is written first (a new `version`), in one transaction with the durable
+job that applies it to a router and records `applied_version`. A router that is down fails the job; the job is
 retried with backoff, and placement fails over to a healthy peer of the same site for a grant
 not yet on any router. Nothing is applied from memory alone, so a crash between "paid" and
 "online" loses nothing.
@@ -144,10 +144,10 @@ class GrantService:
             applied_version=0,
             created_at=now,
         )
-        async with self.db.write_lock():
+        async with self.db.transaction():  # the grant and its apply job, or neither
             [row] = await Grant.insert(grant).returning(Grant.id).run()
-        grant_id = int(row["id"])
-        await self._queue(APPLY, grant_id, 1)
+            grant_id = int(row["id"])
+            await self._queue(APPLY, grant_id, 1)
         return grant_id
 
     async def extend(
@@ -158,7 +158,7 @@ class GrantService:
 
         One UPDATE does the arithmetic, so two top-ups at once both count."""
         now = self.clock()
-        async with self.db.write_lock():
+        async with self.db.transaction():
             rows = await Grant.raw(
                 "WITH x(add_s, add_b, now, at_least) AS (VALUES (CAST({} AS BIGINT), CAST({} AS BIGINT),"
                 " CAST({} AS DOUBLE PRECISION), CAST({} AS INTEGER)))"
@@ -181,14 +181,15 @@ class GrantService:
                 devices,
                 grant_id,
             ).run()
+            if rows:
+                await self._queue(APPLY, grant_id, int(rows[0]["version"]))
         if not rows:
             await self.get(grant_id)  # raises when it does not exist
             raise GrantNotFound(f"grant #{grant_id} was revoked")
-        await self._queue(APPLY, grant_id, int(rows[0]["version"]))
 
     async def change_speed(self, grant_id: int, *, down_bps: int | None, up_bps: int | None) -> None:
         """New package speed: live on the session now, and in the router profile for the next login."""
-        async with self.db.write_lock():
+        async with self.db.transaction():
             rows = await Grant.raw(
                 "UPDATE hotspot_grant SET down_bps = {}, up_bps = {}, version = version + 1"
                 " WHERE id = {} RETURNING version",
@@ -196,11 +197,12 @@ class GrantService:
                 up_bps,
                 grant_id,
             ).run()
+            if rows:
+                version = int(rows[0]["version"])
+                await self._queue(APPLY, grant_id, version)
+                await self._queue(SPEED, grant_id, version)
         if not rows:
             raise GrantNotFound(f"no grant #{grant_id}")
-        version = int(rows[0]["version"])
-        await self._queue(APPLY, grant_id, version)
-        await self._queue(SPEED, grant_id, version)
 
     async def disconnect(self, grant_id: int) -> int:
         """Drop the grant's devices now (they may log in again while it lasts); returns how many."""
@@ -225,7 +227,7 @@ class GrantService:
         """Put a live grant on another device: the new MAC is bound and logged in, every other
         device on the grant is disconnected. Written first (a new version), then applied by a
         durable job, like every other change."""
-        async with self.db.write_lock():
+        async with self.db.transaction():
             rows = await Grant.raw(
                 "UPDATE hotspot_grant SET mac = {}, ip = {}, last_error = NULL, version = version + 1"
                 " WHERE id = {} AND state IN ('pending', 'active') RETURNING version",
@@ -233,13 +235,13 @@ class GrantService:
                 ip,
                 grant_id,
             ).run()
+            if rows:
+                version = int(rows[0]["version"])
+                payload = {"grant": grant_id, "version": version}
+                await self.jobs.enqueue(MOVE, payload, key=f"{MOVE}:{grant_id}:{version}", urgent=True)
         if not rows:
             await self.get(grant_id)  # raises when it does not exist
             raise GrantNotFound(f"grant #{grant_id} is no longer live")
-        version = int(rows[0]["version"])
-        await self.jobs.enqueue(
-            MOVE, {"grant": grant_id, "version": version}, key=f"{MOVE}:{grant_id}:{version}", urgent=True
-        )
         await self._changed(grant_id)
 
     async def revoke(self, grant_id: int, reason: str = "revoked") -> None:
@@ -266,7 +268,7 @@ class GrantService:
             return []
         now = self.clock()
         marks = ", ".join("{}" for _ in grant_ids)
-        async with self.db.write_lock():
+        async with self.db.transaction():  # each state change commits with its job
             rows = await Grant.raw(
                 "UPDATE hotspot_grant SET version = version + 1, ended_at = NULL, end_reason = NULL,"  # noqa: S608
                 " state = CASE WHEN applied_at IS NULL THEN 'pending' ELSE 'active' END"
@@ -285,8 +287,9 @@ class GrantService:
                 now,
                 *grant_ids,
             ).run()
+            for row in rows:
+                await self._queue(APPLY, int(row["id"]), int(row["version"]))
         for row in rows:
-            await self._queue(APPLY, int(row["id"]), int(row["version"]))
             await self._changed(int(row["id"]))
         return [int(row["id"]) for row in rows]
 
@@ -297,7 +300,7 @@ class GrantService:
             return []
         now = self.clock()
         marks = ", ".join("{}" for _ in grant_ids)
-        async with self.db.write_lock():
+        async with self.db.transaction():  # each state change commits with its job
             rows = await Grant.raw(
                 "UPDATE hotspot_grant SET state = {}, ended_at = {}, end_reason = {}"  # noqa: S608
                 f" WHERE id IN ({marks}) AND state IN ('pending', 'active') AND ({still_true})"
@@ -308,10 +311,11 @@ class GrantService:
                 *grant_ids,
                 *([now] if "{}" in still_true else []),
             ).run()
+            for row in rows:
+                grant_id = int(row["id"])
+                await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
         for row in rows:
-            grant_id = int(row["id"])
-            await self.jobs.enqueue(REVOKE, {"grant": grant_id}, key=f"{REVOKE}:{grant_id}:{now}")
-            await self._changed(grant_id)
+            await self._changed(int(row["id"]))
         return [int(row["id"]) for row in rows]
 
     async def _changed(self, grant_id: int) -> None:

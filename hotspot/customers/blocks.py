@@ -364,7 +364,11 @@ class Blocks:
                 lifted = BlockView(**{**block.as_dict(), "lifted_at": now, "lifted_by": by[:64]})
                 if audit is not None:
                     await audit(lifted)
-        restored = await self._restore(kind, value)
+        restored = 0
+        try:
+            restored = await self._restore(kind, value)
+        except Exception:  # the lift is stored and audited; the sweep resumes what it held
+            log.exception("%s %s unblocked, but resuming its access failed (the sweep retries)", kind, value)
         log.info("%s %s unblocked by %s: %s grant(s) resumed", kind, value, by, restored)
         return lifted, restored
 
@@ -429,8 +433,19 @@ class Blocks:
         )
         return bool(rows)
 
+    async def restore_unheld(self) -> int:
+        """Resume the grants a block suspended that no block in force holds any more: an unblock
+        (or an expiry) whose resume failed after the lift committed is finished here."""
+        rows = await (
+            Grant.select(Grant.id)
+            .where((Grant.state == GrantState.SUSPENDED) & (Grant.end_reason == BLOCKED_REASON))
+            .run()
+        )
+        return await self._resume_unheld(sorted(int(r["id"]) for r in rows))
+
     async def _sweep_job(self, ctx: JobContext) -> None:
         await self.sweep()
+        await self.restore_unheld()
         await self.enforce()
 
     async def _grants_of(self, kind: str, value: str, states: list[str]) -> list[int]:
@@ -451,7 +466,10 @@ class Blocks:
 
     async def _restore(self, kind: str, value: str) -> int:
         """Resume the subject's suspended grants that no other block in force still holds."""
-        held = await self._grants_of(kind, value, [GrantState.SUSPENDED])
+        return await self._resume_unheld(await self._grants_of(kind, value, [GrantState.SUSPENDED]))
+
+    async def _resume_unheld(self, held: list[int]) -> int:
+        """Of these suspended grants, resume those a block suspended and none holds now."""
         if not held:
             return 0
         rows = await Grant.select(Grant.id, Grant.mac, Grant.end_reason).where(Grant.id.is_in(held)).run()

@@ -424,3 +424,39 @@ async def test_fair_usage_slows_devices_that_arrive_later(box: Box) -> None:
     queues = {q["name"]: q["max-limit"] for q in box.main.queues}
     assert queues[f"<hotspot-{name}>"] in ("500k/2M", "500000/2000000")
     assert await FairUsageChange.count().run() == 1
+
+
+async def test_a_change_and_its_job_commit_together_or_not_at_all(
+    box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between writing a change and queueing the job that applies it would leave the
+    box and the router disagreeing for good: here the enqueue fails, and the change is undone."""
+    box.main.add_host(MAC1, "10.5.50.11")
+    grant_id = await box.hotspot.grants.request(package())
+    await box.settle()
+    before = await box.grant(grant_id)
+    enqueue = box.hotspot.jobs.enqueue
+
+    async def crash(*args: Any, **kwargs: Any) -> int | None:
+        raise OSError("the process died here")
+
+    monkeypatch.setattr(box.hotspot.jobs, "enqueue", crash)
+    grants = box.hotspot.grants
+    for change in (
+        grants.extend(grant_id, seconds=1800),
+        grants.change_speed(grant_id, down_bps=1_000_000, up_bps=500_000),
+        grants.move(grant_id, MAC2, "10.5.50.12"),
+        grants.suspend([grant_id]),
+        grants.request(package(mac=MAC2)),
+    ):
+        with pytest.raises(OSError):
+            await change
+    assert await box.grant(grant_id) == before
+    assert await Grant.count() == 1
+
+    monkeypatch.setattr(box.hotspot.jobs, "enqueue", enqueue)
+    assert await grants.suspend([grant_id]) == [grant_id]
+    monkeypatch.setattr(box.hotspot.jobs, "enqueue", crash)
+    with pytest.raises(OSError):
+        await grants.resume([grant_id])
+    assert (await box.grant(grant_id))["state"] == "suspended"

@@ -228,6 +228,36 @@ async def test_both_blocks_must_go_before_the_package_comes_back(box: Box) -> No
     assert await grant_state(grant_id) == GrantState.ACTIVE
 
 
+async def test_an_unblock_whose_resume_fails_is_finished_by_the_sweep(
+    box: Box, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    grant_id = await box.paid(mac=OLD)
+    user = box.online()[OLD]
+    blocks = box.hotspot.customers.blocks
+    await blocks.block("phone", PHONE, reason="fraud", by="owner")
+    await box.settle()
+    resume = box.hotspot.grants.resume
+
+    async def database_gone(grant_ids: list[int]) -> list[int]:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(box.hotspot.grants, "resume", database_gone)
+    lifted, restored = await blocks.unblock("phone", PHONE, by="owner")  # the lift itself holds
+    assert lifted.lifted_by == "owner" and restored == 0
+    assert "resuming its access failed (the sweep retries)" in caplog.text
+    assert await blocks.current("phone", PHONE) is None
+    assert await grant_state(grant_id) == GrantState.SUSPENDED
+
+    monkeypatch.setattr(box.hotspot.grants, "resume", resume)
+    await box.hotspot.jobs.enqueue("customers.blocks.sweep", {})
+    await box.settle()
+    assert await grant_state(grant_id) == GrantState.ACTIVE
+    assert box.online() == {OLD: user}
+    assert await blocks.restore_unheld() == 0  # nothing left; a block in force still holds its own:
+    await blocks.block("mac", OLD, reason="again", by="owner")
+    assert await blocks.restore_unheld() == 0 and await grant_state(grant_id) == GrantState.SUSPENDED
+
+
 async def test_a_bound_phone_buys_and_moves_only_on_its_devices(box: Box) -> None:
     await box.paid(mac=OLD)
     blocks = box.hotspot.customers.blocks
