@@ -19,10 +19,11 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from hotspot.logs import request_id_var
 
-__all__ = ["RequestIdMiddleware", "line_level"]
+__all__ = ["REQUEST_ID", "RequestIdMiddleware", "line_level"]
 
 log = logging.getLogger("hotspot.http")
-_SANE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# What a request id may be (nginx's, else ours): safe to draw into a page or a log as it is.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 class RequestIdMiddleware:
@@ -38,7 +39,7 @@ class RequestIdMiddleware:
         http: HTTPScope = scope
         incoming = next((v for k, v in http["headers"] if k == b"x-request-id"), b"").decode("latin-1")
         # os.urandom, not uuid4: the same 128 random bits at a fraction of the cost per request.
-        request_id = incoming if _SANE.match(incoming) else os.urandom(16).hex()
+        request_id = incoming if REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()

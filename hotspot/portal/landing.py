@@ -22,7 +22,6 @@ the length of the request id. A scanned voucher (`?voucher=`) or another currenc
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from litestar.template import TemplateEngineProtocol
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from markupsafe import Markup
 
+from hotspot.http.request_id import REQUEST_ID
 from hotspot.http.security import security_headers
 from hotspot.payments.checkout import PackageOffer
 from hotspot.portal.devices import DeviceOrders
@@ -62,7 +62,6 @@ REF = 8  # the footer shows the request id's first 8 characters (portal/layout.h
 _REF_HOLE = Hole("ref", "\x02" * REF)
 _INPUTS_HOLE = Hole("router_inputs", "\x03", fixed=False)
 _NO_INPUTS = b""
-_SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")  # drawn into the page as it is: nothing to escape
 _PAGE_HEADERS = [(b"cache-control", b"no-store"), (b"content-type", b"text/html; charset=utf-8")]
 _GZIP_HEADERS = [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
 
@@ -131,8 +130,10 @@ class Landing:
     async def _answer(self, scope: HTTPScope) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
         gzip, ours = self._headers(scope)
         request_id = str(scope.get("state", {}).get("request_id") or "")
-        if not ours or len(request_id) < REF:
+        if not ours:
             return None
+        if not REQUEST_ID.fullmatch(request_id):  # at least REF characters, drawn in as they are
+            return None  # never: the request id middleware lets nothing else through
         query = parse_query(scope["query_string"])
         if any(name in query for name in LANDING_DECLINES):
             return None  # a scanned voucher, another currency: the page differs
@@ -141,8 +142,6 @@ class Landing:
             return None  # shown on the page: rare enough to render
         if redirect is not None and redirect.mac and await self.devices.has_any(redirect.mac):
             return None
-        if not _SAFE_ID.fullmatch(request_id):
-            return None  # never: the request id middleware lets only these through
         rendition = await self._rendition(scope, len(request_id))
         if rendition is None:
             return None
