@@ -18,6 +18,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "FormErrors",
     "HotspotError",
     "PluginError",
     "Refused",
@@ -109,3 +110,11 @@ class Refused(HotspotError):
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+class FormErrors(ValueError):
+    """What is wrong with a posted form, by field ("form" for the whole of it)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hotspot.access.tables import Session
+from hotspot.addresses import normalize_mac
 from hotspot.contracts import Money
-from hotspot.customers.blocks import BindingView, Blocks, BlockView, normalize_mac
+from hotspot.customers.blocks import BindingView, Blocks, BlockView
 from hotspot.customers.tables import Binding, BlockKind, CodeState, MoveCode
 from hotspot.db import Database
 from hotspot.payments.phone import InvalidPhone, normalize_phone

@@ -11,10 +11,8 @@ without JavaScript) and comes back with inline errors, keeping what was typed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
@@ -24,6 +22,7 @@ from litestar.response import Redirect, Response, Template
 
 from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
+from hotspot.addresses import normalize_mac
 from hotspot.admin.customers import CustomerDetail, CustomerList, CustomerQueryError
 from hotspot.admin.web import (
     flash,
@@ -38,12 +37,14 @@ from hotspot.admin.web import (
 from hotspot.billing.currencies import format_money
 from hotspot.billing.forms import parse_date
 from hotspot.customers.admin_api import MAX_BLOCK_DAYS
-from hotspot.customers.blocks import MAX_REASON, BindingView, BlockError, BlockView, normalize_mac
+from hotspot.customers.blocks import MAX_REASON, BindingView, BlockError, BlockView
 from hotspot.customers.tables import BlockKind
+from hotspot.errors import FormErrors
 from hotspot.http.client import client_ip
 from hotspot.payments.phone import InvalidPhone, mask_phone, normalize_phone
 from hotspot.portal.format import format_bytes
 from hotspot.runtime import Hotspot
+from hotspot.vouchers.service import expiry_timestamp
 
 __all__ = ["CUSTOMERS_HANDLERS", "DURATIONS", "parse_block"]
 
@@ -60,21 +61,13 @@ DURATIONS: dict[str, tuple[str, int | None]] = {
 MAX_DAYS_AHEAD = MAX_BLOCK_DAYS
 
 
-class FormErrors(ValueError):
-    """What is wrong with a posted form, by field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
 def _until(typed: str, now: float, tz: str) -> float:
     """The end of the day typed (business time) as a Unix time; ValueError with the sentence to
     show. The shared reader keeps the year sane: 9999-12-31 plus a day overflows datetime."""
     day = parse_date(typed)
     if day is None:
         raise ValueError("Pick a date (YYYY-MM-DD).")
-    ends = datetime.combine(day + timedelta(days=1), time.min, ZoneInfo(tz)).timestamp()
+    ends = expiry_timestamp(day, tz)  # the same day's end as a voucher valid until then
     if ends <= now:
         raise ValueError("Pick today or a later date.")
     if ends > now + MAX_DAYS_AHEAD * 86400:

@@ -24,6 +24,7 @@ from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.web import (
     flash,
+    form_currencies_of,
     form_data,
     fragment_or_page,
     hx_redirect,
@@ -32,7 +33,7 @@ from hotspot.admin.web import (
 )
 from hotspot.billing.catalog import PackageNameTaken, PackageNotFound, PackageView
 from hotspot.billing.currencies import format_money
-from hotspot.billing.forms import FormErrors, PackageForm, form_currencies, parse_package
+from hotspot.billing.forms import FormErrors, PackageForm, parse_package
 from hotspot.http.client import client_ip
 from hotspot.payments.tables import Order
 from hotspot.portal.format import format_bytes, format_speed
@@ -128,12 +129,6 @@ async def _rows(hotspot: Hotspot) -> list[PackageRow]:
     ]
 
 
-def _currencies(hotspot: Hotspot, *given: Any) -> list[str]:
-    return form_currencies(
-        hotspot.settings.business.currency, hotspot.checkout.pricing.currencies.accepted(), *given
-    )
-
-
 def _typed(data: dict[str, Any], currencies: list[str]) -> PackageForm:
     return PackageForm(
         name=text(data, "name"),
@@ -184,7 +179,7 @@ def _form(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    currencies = _currencies(hotspot, typed.prices, package.prices if package else ())
+    currencies = form_currencies_of(hotspot, typed.prices, package.prices if package else ())
     return form_page(
         request,
         principal,
@@ -229,7 +224,7 @@ async def _save(
     request: Request[Any, Any, Any], hotspot: Hotspot, principal: Principal, package: PackageView | None
 ) -> Template | Response[Any]:
     data = await form_data(request)
-    typed = _typed(data, _currencies(hotspot, package.prices if package else ()))
+    typed = _typed(data, form_currencies_of(hotspot, package.prices if package else ()))
     try:
         spec = parse_package(typed)
         async with hotspot.db.transaction():

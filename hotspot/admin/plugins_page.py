@@ -34,7 +34,16 @@ from hotspot.admin.plugin_setup import (
     plugin_steps,
 )
 from hotspot.admin.router_form import close_probe
-from hotspot.admin.web import flash, form_data, fragment, fragment_or_page, hx_redirect, page, text
+from hotspot.admin.web import (
+    flash,
+    form_data,
+    fragment,
+    fragment_or_page,
+    hx_redirect,
+    page,
+    text,
+    wants_fragment,
+)
 from hotspot.config import PluginSettings, seal_secrets, secret_key, settings_box
 from hotspot.errors import HotspotError
 from hotspot.http.client import client_ip
@@ -103,8 +112,11 @@ def _may_change(principal: Principal, plugin: InstalledPlugin) -> None:
 
 
 def _test_step(hotspot: Hotspot, name: str) -> PluginStep | None:
-    """The plugin's own setup step: its `validate` is the connection test."""
-    return next((s for s in plugin_steps(hotspot.settings, hotspot.installed) if s.plugin == name), None)
+    """The plugin's own setup step: its `validate` is the connection test (only this plugin's
+    steps are built: the list page asks for every card)."""
+    plugin = hotspot.installed.get(name)
+    steps = plugin_steps(hotspot.settings, {name: plugin}) if plugin is not None else []
+    return steps[0] if steps else None
 
 
 def _current(hotspot: Hotspot, plugin: InstalledPlugin) -> PluginSettings | None:
@@ -286,7 +298,7 @@ async def test_plugin(
     posted = _posted(await form_data(request))
     errors = await _check(hotspot, plugin, posted, enabled=True)
     result = _verdict(errors, f"{name} accepted these settings.")
-    if request.headers.get("hx-request"):
+    if wants_fragment(request):
         response = fragment(
             request,
             "setup/_plugin_result.html",

@@ -32,14 +32,23 @@ from hotspot.accounts.guards import requires
 from hotspot.accounts.principal import Principal
 from hotspot.admin.changes import NotApplied, apply_saved, save_settings
 from hotspot.admin.packages_page import form_page
-from hotspot.admin.web import flash, form_data, fragment, hx_redirect, page, text, values, wants_fragment
+from hotspot.admin.web import (
+    flash,
+    form_currencies_of,
+    form_data,
+    fragment,
+    hx_redirect,
+    page,
+    text,
+    values,
+    wants_fragment,
+)
 from hotspot.billing.catalog import PackageView
 from hotspot.billing.currencies import format_money
 from hotspot.billing.discounts import DiscountRule, day_bounds
 from hotspot.billing.forms import (
     FormErrors,
     amount_text,
-    form_currencies,
     money_arg,
     parse_amounts,
     parse_count,
@@ -70,12 +79,6 @@ _RULE_ID = (
 
 def _promos(hotspot: Hotspot) -> Promos:
     return hotspot.checkout.pricing.promos
-
-
-def _currencies(hotspot: Hotspot, *given: Any) -> list[str]:
-    return form_currencies(
-        hotspot.settings.business.currency, hotspot.checkout.pricing.currencies.accepted(), *given
-    )
 
 
 def _typed_amounts(data: Mapping[str, Any], prefix: str, currencies: Sequence[str]) -> dict[str, str]:
@@ -270,7 +273,7 @@ async def _promo_form_response(
         promo=promo,
         form=form,
         errors=errors or {},
-        currencies=_currencies(hotspot, given),
+        currencies=form_currencies_of(hotspot, given),
         packages=await hotspot.catalog.all(),
     )
 
@@ -303,7 +306,9 @@ async def _save_promo(
     if promo is not None:
         data["code"] = promo.code  # shown read-only: uses are recorded under it
     promos = _promos(hotspot)
-    currencies = _currencies(hotspot, promo.amounts if promo else (), promo.min_prices if promo else ())
+    currencies = form_currencies_of(
+        hotspot, promo.amounts if promo else (), promo.min_prices if promo else ()
+    )
     try:
         spec = parse_promo_form(data, currencies, await hotspot.catalog.all(), promos.tz)
         if promo is None and await promos.find(spec.code) is not None:
@@ -324,8 +329,7 @@ async def _save_promo(
         )
     except PromoError as exc:
         message = str(exc)
-        key = "max_uses" if "used" in message else "code" if "exists" in message else "form"
-        errors = {key: message[:1].upper() + message[1:] + "."}
+        errors = {exc.field or "form": message[:1].upper() + message[1:] + "."}
         return await _promo_form_response(
             request, hotspot, principal, data, promo=promo, errors=errors, status_code=400
         )
@@ -532,7 +536,7 @@ async def _rule_form_response(
         rule=rule,
         form=form,
         errors=errors or {},
-        currencies=_currencies(hotspot, given),
+        currencies=form_currencies_of(hotspot, given),
         packages=[p.name for p in await hotspot.catalog.all()],
         pinned=hotspot.settings.is_pinned(DISCOUNTS_KEY),
     )
@@ -650,7 +654,7 @@ async def _save_rule(
     data = await form_data(request)
     if rule is not None:
         data["id"] = rule.id  # shown read-only: orders record the rule by its id
-    currencies = _currencies(hotspot, [a.split()[1] for a in (rule.amount or [])] if rule else ())
+    currencies = form_currencies_of(hotspot, [a.split()[1] for a in (rule.amount or [])] if rule else ())
     try:
         if hotspot.settings.is_pinned(DISCOUNTS_KEY):
             raise _pinned_refusal()

@@ -109,7 +109,7 @@ async def _tile_url(hotspot: Hotspot) -> str:
 async def _rows(hotspot: Hotspot) -> list[dict[str, Any]]:
     """Every router with where it is defined, its last health check and its customers online."""
     statuses = await hotspot.routers.statuses()
-    sessions = Sessions(hotspot.db)
+    online = await Sessions.active_by_router()
     rows = []
     for router in sorted(await hotspot.router_store.listing(), key=lambda r: r["name"]):
         enabled = bool(router.get("enabled", True))
@@ -125,7 +125,7 @@ async def _rows(hotspot: Hotspot) -> list[dict[str, Any]]:
                 "detail": state["detail"] if state else "",
                 "latency_ms": state["latency_ms"] if state else None,
                 "checked_at": state["checked_at"] if state else None,
-                "online": await sessions.count_active(router["name"]),
+                "online": online.get(router["name"], 0),
             }
         )
     return rows
@@ -352,7 +352,7 @@ async def test_connection(
     """Connect without saving; htmx swaps in just the verdict."""
     form, original, router, errors = await _posted(hotspot, await form_data(request), saving=False)
     result = None if router is None else router_result((await check_router(hotspot, router))[0], router)
-    if request.headers.get("hx-request"):
+    if wants_fragment(request):
         return fragment(request, "setup/_router_result.html", result=result, errors=errors)
     return await _form_response(
         request, hotspot, principal, form=form, original=original, errors=errors, result=result
@@ -567,16 +567,16 @@ async def save_map(
                 status_code=400,
             )
     before = await _tile_url(hotspot)
-    async with hotspot.db.transaction():
-        await hotspot.settings_store.set(TILE_URL_KEY, value, by=principal.username)
-        await hotspot.accounts.audit.record(
-            principal.actor,
-            "settings.map_tiles",
-            ("setting", TILE_URL_KEY),
-            {"tile_url": before},
-            {"tile_url": value},
-            client_ip(request),
-        )
+    await save_settings(
+        hotspot,
+        principal,
+        {TILE_URL_KEY: value},
+        action="settings.map_tiles",
+        target=TILE_URL_KEY,
+        before={"tile_url": before},
+        after={"tile_url": value},
+        ip=client_ip(request),
+    )
     source = tile_source(value)
     flash(request, f"The map loads its tiles from {source}." if source else "The map shows no tiles.")
     return redirect("/admin/routers#map")

@@ -35,7 +35,7 @@ from hotspot.admin.web import (
     wants_fragment,
 )
 from hotspot.config._units import parse_rate
-from hotspot.errors import HotspotError
+from hotspot.errors import FormErrors, HotspotError
 from hotspot.http.client import client_ip
 from hotspot.portal.format import format_bytes, format_duration, format_speed
 from hotspot.runtime import Hotspot
@@ -52,14 +52,6 @@ MAX_SECONDS = 366 * 86400
 MAX_BYTES = 10 * 10**12
 MAX_RATE = 10 * 10**9
 FMT = {"bytes": format_bytes, "speed": format_speed, "duration": format_duration}
-
-
-class FormErrors(ValueError):
-    """What is wrong with a posted form, by field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _count(raw: str, field: str, errors: dict[str, str]) -> int:

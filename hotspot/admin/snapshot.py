@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotspot.access.tables import Session
 from hotspot.accounts.security_log import SecurityFilter, SecurityLog
 from hotspot.admin.payments import PaymentList, PaymentRow
+from hotspot.admin.sessions import Sessions
 from hotspot.analytics.reports import Reports
 from hotspot.routers.pool import RouterPool
 
@@ -66,12 +66,7 @@ class OverviewService:
         self.clock = clock
 
     async def snapshot(self, *, security_limit: int = 8, in_flight_limit: int = 10) -> Overview:
-        online_by_router = {
-            str(r["router"]): int(r["n"])
-            for r in await Session.raw(
-                "SELECT router, COUNT(*) AS n FROM hotspot_session WHERE ended_at IS NULL GROUP BY router"
-            ).run()
-        }
+        online_by_router = await Sessions.active_by_router()
         statuses = await self.pool.statuses()
         cards: list[RouterCard] = []
         sites: dict[str, int] = defaultdict(int)

@@ -54,6 +54,7 @@ from hotspot.admin.web import (
 )
 from hotspot.billing import format_money
 from hotspot.billing.forms import parse_count, parse_date
+from hotspot.errors import FormErrors
 from hotspot.http.client import client_ip
 from hotspot.portal.format import format_bytes, format_duration, format_speed
 from hotspot.runtime import Hotspot
@@ -104,14 +105,6 @@ STATE_STYLE = {
     "expired": "text-bg-warning",
     "revoked": "text-bg-danger",
 }
-
-
-class FormErrors(ValueError):
-    """What is wrong with a posted form, by field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 # --- the "New batch" form --------------------------------------------------------------------

@@ -8,7 +8,7 @@ permission.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from hotspot.accounts.guards import resolved_principal
 from hotspot.accounts.principal import Principal
+from hotspot.billing.forms import form_currencies
 from hotspot.config import FIRST_DAY, LAST_DAY
 from hotspot.http.errors import exception_handlers as http_exception_handlers
 from hotspot.http.errors import wants_html
@@ -34,6 +35,7 @@ __all__ = [
     "TEMPLATE_FILTERS",
     "NavEntry",
     "flash",
+    "form_currencies_of",
     "form_data",
     "fragment",
     "fragment_or_page",
@@ -385,4 +387,11 @@ async def keyset_list(
         title=title,
         status_code=400 if errors else 200,
         **context,
+    )
+
+
+def form_currencies_of(hotspot: Hotspot, *given: Iterable[str]) -> list[str]:
+    """The currency columns of this box's money forms (`billing.forms.form_currencies`)."""
+    return form_currencies(
+        hotspot.settings.business.currency, hotspot.checkout.pricing.currencies.accepted(), *given
     )

@@ -22,6 +22,7 @@ from hotspot.billing.catalog import PackageView
 from hotspot.billing.currencies import exponent, is_currency, parse_money
 from hotspot.config import FIRST_DAY, LAST_DAY, PackageSettings, parse_duration, parse_rate, parse_size
 from hotspot.contracts import Money
+from hotspot.errors import FormErrors
 
 __all__ = [
     "MAX_AMOUNT",
@@ -53,14 +54,6 @@ MAX_DEVICES = 20
 MAX_AMOUNT = 10**12
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class FormErrors(ValueError):
-    """What is wrong with a posted form, by field ("form" for the whole of it)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _sentence(message: str) -> str:

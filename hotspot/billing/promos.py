@@ -85,7 +85,12 @@ def normalize_code(text: str) -> str:
 
 
 class PromoError(HotspotError):
-    """A promo cannot be created or changed as asked (the owner's mistake, not the customer's)."""
+    """A promo cannot be created or changed as asked (the owner's mistake, not the customer's);
+    `field` names the form field at fault, when one is."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PromoRefused(Refused):
@@ -187,6 +192,16 @@ class PromoGuard:
             await self.store.set(key, str(int(raw or 0) + 1), expires_in=self.window_seconds)
 
 
+def _stored_terms(spec: PromoSpec) -> tuple[str, str, str]:
+    """The JSON columns of a promo's terms (amounts, package ids, minimum prices), as `create`
+    and `update` store them."""
+    return (
+        json.dumps({c: m.amount for c, m in (spec.amounts or {}).items()}),
+        json.dumps(sorted(set(spec.package_ids))),
+        json.dumps({c: m.amount for c, m in (spec.min_prices or {}).items()}),
+    )
+
+
 class Promos:
     """Create, find, check and count promo codes."""
 
@@ -229,19 +244,20 @@ class Promos:
 
     async def create(self, spec: PromoSpec) -> PromoView:
         code = self._checked(spec)
+        amounts, package_ids, min_prices = _stored_terms(spec)
         now = self.clock()
         async with self.db.write_lock():
             if await Promo.exists().where(Promo.code == code).run():
-                raise PromoError(f"promo code {code} already exists")
+                raise PromoError(f"promo code {code} already exists", field="code")
             [row] = (
                 await Promo.insert(
                     Promo(
                         code=code,
                         description=spec.description,
                         percent_bp=spec.percent_bp,
-                        amounts=json.dumps({c: m.amount for c, m in (spec.amounts or {}).items()}),
-                        package_ids=json.dumps(sorted(set(spec.package_ids))),
-                        min_prices=json.dumps({c: m.amount for c, m in (spec.min_prices or {}).items()}),
+                        amounts=amounts,
+                        package_ids=package_ids,
+                        min_prices=min_prices,
                         valid_from=spec.valid_from,
                         valid_until=spec.valid_until,
                         max_uses=spec.max_uses,
@@ -262,34 +278,34 @@ class Promos:
     async def update(self, promo_id: int, spec: PromoSpec) -> PromoView:
         """Change a promo's terms; its code stays (uses and orders are recorded under it), and so
         does its use count. A limit below the uses made so far is refused: deactivate it instead."""
-        self._checked(spec)
+        code = self._checked(spec)
+        amounts, package_ids, min_prices = _stored_terms(spec)
         async with self.db.write_lock():
             current = await self.get(promo_id)
             if current is None:
                 raise PromoError(f"no promo #{promo_id}")
-            if normalize_code(spec.code) != current.code:
+            if code != current.code:
                 raise PromoError("a promo code cannot be renamed: create a new one")
             if spec.max_uses is not None and spec.max_uses < current.used:
                 raise PromoError(
                     f"it has been used {current.used} times already: "
-                    "allow at least that many, or deactivate it"
+                    "allow at least that many, or deactivate it",
+                    field="max_uses",
                 )
             await (
                 Promo.update(
                     {
                         Promo.description: spec.description,
                         Promo.percent_bp: spec.percent_bp,
-                        Promo.amounts: json.dumps({c: m.amount for c, m in (spec.amounts or {}).items()}),
-                        Promo.package_ids: json.dumps(sorted(set(spec.package_ids))),
-                        Promo.min_prices: json.dumps(
-                            {c: m.amount for c, m in (spec.min_prices or {}).items()}
-                        ),
                         Promo.valid_from: spec.valid_from,
                         Promo.valid_until: spec.valid_until,
                         Promo.max_uses: spec.max_uses,
                         Promo.per_phone: spec.per_phone,
                         Promo.updated_at: self.clock(),
-                    }
+                        Promo.amounts: amounts,
+                        Promo.package_ids: package_ids,
+                        Promo.min_prices: min_prices,
+                    },
                 )
                 .where(Promo.id == promo_id)
                 .run()

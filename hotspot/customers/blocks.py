@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 from hotspot.access.grants import GrantService
 from hotspot.access.tables import Grant, GrantState, Session
+from hotspot.addresses import normalize_mac
 from hotspot.customers.tables import Binding, Block, BlockKind
 from hotspot.db import Database
 from hotspot.errors import HotspotError
@@ -47,7 +47,6 @@ __all__ = [
     "BlockView",
     "Blocks",
     "CustomerRefused",
-    "normalize_mac",
 ]
 
 log = logging.getLogger("hotspot.customers")
@@ -55,7 +54,6 @@ SWEEP = "customers.blocks.sweep"
 SWEEP_SECONDS = 60.0
 MAX_REASON = 200
 MAX_BINDINGS = 10
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 BLOCKED_REASON = "blocked"  # the grants' end_reason while suspended by a block
 # A duplicate row refused by the unique indexes (one active block per subject, one binding per
 # phone and device): the other backend's error is never raised, so catching both is safe.
@@ -100,17 +98,7 @@ class BlockView:
         return self.lifted_at is None and (self.expires_at is None or self.expires_at > now)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "value": self.value,
-            "reason": self.reason,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "lifted_at": self.lifted_at,
-            "lifted_by": self.lifted_by,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -128,15 +116,6 @@ class BlockOutcome:
     block: BlockView
     suspended: int
     disconnected: int
-
-
-def normalize_mac(raw: str) -> str | None:
-    """AA:BB:CC:DD:EE:FF from any of the usual spellings; None when it is not a MAC."""
-    text = (raw or "").strip()
-    if not _MAC.match(text):
-        return None
-    digits = re.sub(r"[:-]", "", text).upper()
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def subject(kind: str, raw: str) -> str:
@@ -361,7 +340,7 @@ class Blocks:
                     .where((Block.kind == kind) & (Block.value == value) & Block.lifted_at.is_null())
                     .run()
                 )
-                lifted = BlockView(**{**block.as_dict(), "lifted_at": now, "lifted_by": by[:64]})
+                lifted = replace(block, lifted_at=now, lifted_by=by[:64])
                 if audit is not None:
                     await audit(lifted)
         restored = 0

@@ -19,13 +19,13 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotspot.accounts.guards import PUBLIC
+from hotspot.addresses import normalize_mac, parse_ip
 from hotspot.errors import Refused
 from hotspot.http.client import client_ip
 from hotspot.http.errors import refused_response
 from hotspot.payments.checkout import BuyRequest, CheckoutError, OrderStatus, PackageOffer
 from hotspot.payments.phone import InvalidPhone, normalize_phone
 from hotspot.portal.format import format_duration, format_money
-from hotspot.portal.redirect import normalize_mac, parse_ip
 from hotspot.portal.views import checkout_of
 from hotspot.runtime import Hotspot
 
@@ -201,7 +201,7 @@ class PortalApi(Controller):
             phone = normalize_phone(data.phone)
         except InvalidPhone as exc:
             raise CheckoutError(str(exc), field="phone", status_code=400) from exc
-        mac = normalize_mac(data.mac) if data.mac else None
+        mac = normalize_mac(data.mac, dotted=True) if data.mac else None
         if data.mac and mac is None:
             raise CheckoutError("Not a MAC address (e.g. 01:23:45:67:89:AB).", field="mac", status_code=400)
         ip = parse_ip(data.ip) if data.ip else None

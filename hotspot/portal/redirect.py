@@ -8,7 +8,6 @@ checked and a bad one is dropped, never an error: the page still works, it only 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -16,13 +15,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotspot.addresses import normalize_mac, parse_ip
 from hotspot.portal.chap import unescape_octal
 
 __all__ = [
     "PARAMS",
     "RouterRedirect",
-    "normalize_mac",
-    "parse_ip",
     "parse_redirect",
     "parse_url",
 ]
@@ -43,39 +41,9 @@ PARAMS = {
     "router": "router",
 }
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # fullmatch: "$" would let "\n" through
-_MAC_COLONS = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
-_MAC_HEX = re.compile(r"^[0-9A-Fa-f]{12}$")
-_MAC_SEPARATED = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
-_MAC_DOTTED = re.compile(r"^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$")
 _NAME = re.compile(r"^[\w][\w .:@()/-]{0,63}$")
 _USERNAME = re.compile(r"^[\x21-\x7e]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def normalize_mac(value: str | None) -> str | None:
-    """01:23:45:67:89:AB from 01-23-45-67-89-ab, 0123.4567.89ab or 0123456789AB; None if not a MAC."""
-    if not value:
-        return None
-    value = value.strip()
-    if _MAC_COLONS.match(value):  # what MikroTik sends: only the case to fix
-        return value.upper()
-    if _MAC_SEPARATED.match(value) or _MAC_DOTTED.match(value) or _MAC_HEX.match(value):
-        digits = re.sub(r"[^0-9A-Fa-f]", "", value).upper()
-        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-    return None
-
-
-def parse_ip(value: str | None) -> str | None:
-    if not value or len(value) > 45:
-        return None
-    if _IPV4.fullmatch(value):  # already as ipaddress writes it: skip the 4 us of parsing
-        return value
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
 
 
 def parse_url(value: str | None, *, max_length: int = 500) -> str | None:
@@ -179,7 +147,7 @@ def parse_redirect(query: Mapping[str, str]) -> RouterRedirect:
     username = get("username")
     server_name, identity, router = (_name(get(key)) for key in ("server-name", "identity", "router"))
     return RouterRedirect(
-        mac=normalize_mac(get("mac")),
+        mac=normalize_mac(get("mac"), dotted=True),
         ip=parse_ip(get("ip")),
         username=username.strip() if username and _USERNAME.match(username.strip()) else None,
         link_login=parse_url(get("link-login"), max_length=500),

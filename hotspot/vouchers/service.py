@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ from litestar.stores.base import Store
 
 from hotspot.access.grants import GrantRequest, GrantService
 from hotspot.access.tables import GrantState, Session
+from hotspot.addresses import normalize_mac, parse_ip
 from hotspot.billing import Catalog, PackageView
 from hotspot.contracts import Money
 from hotspot.db import Database
@@ -90,7 +89,6 @@ MAX_BATCH = 100_000
 MAX_DEVICES = 100
 CHUNK = 1000  # rows per INSERT: 7 values each stays far under SQLite's 32,766 bound parameters
 LOGIN_FALLBACK_SECONDS = 30.0  # the durable retry, should the grant's change never be heard
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 
 
 class VoucherError(CheckoutError):
@@ -758,8 +756,8 @@ class Vouchers:
 
         Raises VoucherError (with `reason`, and `field` when an input is to blame) when refused."""
         code = normalise_code(request.code or "")
-        mac = _mac(request.mac)
-        ip = _ip(request.ip)
+        mac = normalize_mac(request.mac)
+        ip = parse_ip(request.ip)
         who = Who(mac, ip, (request.source_ip or "").strip() or None)
         refusal = await self.guard.admit(who)
         if refusal is not None:
@@ -1165,25 +1163,6 @@ def expiry_timestamp(day: date, timezone: str) -> float:
 def _terms(raw: Any) -> dict[str, Any]:
     value = raw if isinstance(raw, dict) else json.loads(raw or "{}")
     return value if isinstance(value, dict) else {}
-
-
-def _mac(value: str | None) -> str | None:
-    """01:23:45:67:89:AB from 01-23-45-67-89-ab or 0123456789ab; None if not a MAC."""
-    text = (value or "").strip()
-    if not _MAC.match(text):
-        return None
-    digits = re.sub(r"[^0-9A-Fa-f]", "", text).upper()
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-
-
-def _ip(value: str | None) -> str | None:
-    text = (value or "").strip()
-    if not text or len(text) > 45:
-        return None
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
 
 
 def _used_up(grant: dict[str, Any], now: float) -> str | None:
